@@ -1,0 +1,38 @@
+# facekit: two commands do all the set-up on a fresh machine (DESIGN.md section 2).
+#   make book   -> builds the whole book, every chapter executed, into _build/html (cpu profile without CUDA)
+#   make test   -> unit tests + every chapter run by nbval in the smoke profile + the pairing check
+# Both create .venv on first use and install facekit with the extras they need.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.facekit-installed
+
+.PHONY: book test sync venv clean bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip setuptools wheel
+	$(PY) -m pip install -e ".[book,test,landmarks]"
+	touch $(STAMP)
+
+# The .py files are the sources; refresh their .ipynb twins (outputs stay stripped).
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync chapters/[0-9]*.py
+
+book: $(STAMP)
+	$(VENV)/bin/jupytext --sync chapters/[0-9]*.py
+	rm -rf _build/html
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter-book build . --warningiserror --keep-going --path-output .
+	@echo "book: open _build/html/index.html"
+
+test: $(STAMP)
+	FACEKIT_PROFILE=smoke PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests chapters --nbval-lax --nbval-current-env -p no:cacheprovider
+
+bench: $(STAMP)
+	for f in bench/*.py; do echo "== $$f"; $(PY) $$f; done
+
+clean:
+	rm -rf _build .pytest_cache

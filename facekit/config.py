@@ -1,0 +1,169 @@
+"""Run-time configuration of facekit: profile, dataset, device, seeding and cache directory.
+
+One code path runs at three scales (DESIGN.md section 3). The scale is picked by the environment variable
+``FACEKIT_PROFILE``:
+
+======== ============================== ===============================================
+profile  used by                        scale
+======== ============================== ===============================================
+smoke    nbval in CI                    tiny images, a handful of steps (< 60 s a chapter)
+cpu      the offline book build         64 px (128 where a paper needs it), < 4 min a chapter
+gpu      Colab and GPU CI               the papers' sizes and steps
+======== ============================== ===============================================
+
+The default is ``gpu`` when CUDA is available and ``cpu`` otherwise. The dataset is picked separately with
+``FACEKIT_DATA`` (default ``synth``, the procedural SynthFaces that ships with the package). Downloaded data and
+weights live under ``FACEKIT_HOME`` (default ``~/.cache/facekit``, or ``$XDG_CACHE_HOME/facekit``).
+
+Example:
+    >>> import facekit.config as cfg
+    >>> cfg.by_profile(smoke=2, cpu=50, gpu=1000, profile="smoke")
+    2
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Optional, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "PROFILES",
+    "DATASETS",
+    "ConfigError",
+    "get_profile",
+    "get_data",
+    "get_device",
+    "by_profile",
+    "seed_everything",
+    "cache_dir",
+    "about",
+]
+
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "gpu")
+"""Valid values of ``FACEKIT_PROFILE``."""
+
+DATASETS: tuple[str, ...] = ("synth", "celeba", "lfw", "ffhq", "multipie", "caspeal")
+"""Valid values of ``FACEKIT_DATA``."""
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A facekit environment variable holds a value that is not one of the valid ones."""
+
+
+def _choice(var: str, valid: tuple[str, ...], default: str) -> str:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    value = raw.lower()
+    if value not in valid:
+        raise ConfigError(f"{var}={raw!r} is not valid; use one of: {', '.join(valid)}")
+    return value
+
+
+def get_profile() -> str:
+    """Return the active profile: ``FACEKIT_PROFILE`` if set, else ``gpu`` with CUDA and ``cpu`` without.
+
+    Raises:
+        ConfigError: ``FACEKIT_PROFILE`` is set to something other than smoke, cpu or gpu.
+    """
+    return _choice("FACEKIT_PROFILE", PROFILES, "gpu" if torch.cuda.is_available() else "cpu")
+
+
+def get_data() -> str:
+    """Return the dataset in use: ``FACEKIT_DATA`` if set, else ``synth``.
+
+    Raises:
+        ConfigError: ``FACEKIT_DATA`` is set to a name not in :data:`DATASETS`.
+    """
+    return _choice("FACEKIT_DATA", DATASETS, "synth")
+
+
+def get_device() -> torch.device:
+    """Return ``cuda`` when a GPU is visible (and ``FACEKIT_DEVICE`` does not say otherwise), else ``cpu``."""
+    forced = os.environ.get("FACEKIT_DEVICE", "").strip()
+    if forced:
+        try:
+            return torch.device(forced)
+        except RuntimeError as err:
+            raise ConfigError(f"FACEKIT_DEVICE={forced!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from err
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def by_profile(*, smoke: T, cpu: T, gpu: T, profile: Optional[str] = None) -> T:
+    """Pick the value for the active profile (or for ``profile`` when given).
+
+    Chapters use it for every scale-dependent setting, so the code path stays the same::
+
+        steps = by_profile(smoke=5, cpu=200, gpu=2000)
+    """
+    name = get_profile() if profile is None else profile
+    if name not in PROFILES:
+        raise ConfigError(f"profile {name!r} is not valid; use one of: {', '.join(PROFILES)}")
+    return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[name]
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA) and return a ``torch.Generator`` seeded the same way.
+
+    This is the one seeding function of facekit; call it at the top of a chapter or script.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """Return ``FACEKIT_HOME`` (or a sub-folder of it), creating it unless ``create=False``.
+
+    Default: ``$XDG_CACHE_HOME/facekit`` or ``~/.cache/facekit``. Datasets go under ``data/``, weights under
+    ``weights/``.
+    """
+    home = os.environ.get("FACEKIT_HOME", "").strip()
+    if home:
+        root = Path(home).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "facekit"
+    path = root.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def about() -> dict[str, str]:
+    """Print (and return) the versions, profile, device, dataset and cache directory in use."""
+    import platform
+
+    from facekit import __version__
+
+    info: dict[str, str] = {
+        "facekit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    for mod in ("torchvision", "cv2", "numpy"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # an optional module that is absent or broken must not stop about()
+            info[mod] = "not installed"
+    dev = get_device()
+    info["profile"] = get_profile()
+    info["device"] = str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else "")
+    info["data"] = get_data()
+    info["cache"] = str(cache_dir(create=False))
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}} : {value}")
+    return info
