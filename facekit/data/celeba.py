@@ -1,0 +1,596 @@
+"""CelebA (aligned and cropped): our own reader of its annotation files, and a PyTorch ``Dataset``.
+
+CelebA (Liu, Luo, Wang, Tang. *Deep Learning Face Attributes in the Wild*, ICCV 2015;
+https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) has 202,599 aligned face images of 10,177 people, each with 40
+binary attributes and 5 landmarks. CNIA and DIAT train and evaluate on it.
+
+Why not ``torchvision.datasets.CelebA``? It checks the MD5 of every annotation file, so it refuses a subset (a
+few thousand images for a laptop), and its Google-Drive download often fails. This module reads the files itself:
+
+==================================  ==========================================================================
+file                                format (whitespace-separated, right-aligned columns, CRLF or LF)
+==================================  ==========================================================================
+``list_attr_celeba.txt``            line 1: image count; line 2: the 40 attribute names; then
+                                    ``000001.jpg -1  1  1 -1 ...`` (40 values in {-1, 1}; -1 = absent)
+``list_landmarks_align_celeba.txt`` line 1: count; line 2: ``lefteye_x lefteye_y ... rightmouth_y``; then
+                                    ``000001.jpg   69  109  106  113   77  142   73  152  108  154``
+``list_eval_partition.txt``         no header: ``000001.jpg 0`` (0 = train, 1 = valid, 2 = test)
+``identity_CelebA.txt``             no header: ``000001.jpg 2880`` (identity 1..10177); optional
+``img_align_celeba/``               ``000001.jpg`` .. ``202599.jpg``, 178x218 JPEG
+==================================  ==========================================================================
+
+Subsets are fine: the rows of ``list_attr_celeba.txt`` whose image exists define the dataset (the count on line 1
+is not enforced), and the other files need a row for each of those images. The Kaggle mirror's CSV versions
+(``list_attr_celeba.csv`` ...: a header line ``image_id,...``, comma-separated) are read too.
+
+Example:
+    >>> from facekit.data.celeba import CelebA
+    >>> ds = CelebA(split="train", center_crop=178, size=128)   # doctest: +SKIP
+    >>> sample = ds[0]                                          # doctest: +SKIP
+    >>> sample["image"].shape, sample["attributes"].shape       # doctest: +SKIP
+    (torch.Size([3, 128, 128]), torch.Size([40]))
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from facekit.config import cache_dir
+from facekit.data._common import (
+    AnnotationFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    PathLike,
+    center_box,
+    crop_and_resize,
+    identity_pairs,
+    image_to_tensor,
+    parse_size,
+    read_image,
+    read_lines,
+)
+
+__all__ = [
+    "CELEBA_ATTRIBUTES",
+    "CELEBA_LANDMARK_NAMES",
+    "CELEBA_IMAGE_SIZE",
+    "CELEBA_SPLITS",
+    "CelebA",
+    "download_celeba",
+    "find_celeba_root",
+    "read_celeba_attributes",
+    "read_celeba_landmarks",
+    "read_celeba_partition",
+    "read_celeba_identities",
+]
+
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
+    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
+    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
+    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
+    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
+    "Wearing_Necklace", "Wearing_Necktie", "Young",
+)
+"""The 40 attribute names, in the order of ``list_attr_celeba.txt``."""
+
+CELEBA_LANDMARK_NAMES: tuple[str, ...] = ("lefteye", "righteye", "nose", "leftmouth", "rightmouth")
+"""The 5 landmarks of ``list_landmarks_align_celeba.txt`` (each an ``x``, ``y`` pair, in pixels)."""
+
+_LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{n}_{c}" for n in CELEBA_LANDMARK_NAMES for c in "xy")
+
+CELEBA_IMAGE_SIZE: tuple[int, int] = (178, 218)
+"""``(width, height)`` of every aligned-and-cropped CelebA image."""
+
+CELEBA_SPLITS: dict[str, Optional[int]] = {"train": 0, "valid": 1, "test": 2, "all": None}
+"""Split name -> value in ``list_eval_partition.txt`` (``all`` ignores the partition)."""
+
+_FILENAME = re.compile(r"^[\w.\-]+\.(jpg|jpeg|png)$", re.IGNORECASE)
+
+CELEBA_LAYOUT = """\
+<root>/                                  (or <root>/celeba/, torchvision's layout)
+    img_align_celeba/000001.jpg ...      178x218 JPEG files (a subset is fine)
+    list_attr_celeba.txt                 (or the Kaggle mirror's .csv; also found in <root>/Anno/)
+    list_landmarks_align_celeba.txt      (.csv; <root>/Anno/)
+    list_eval_partition.txt              (.csv; <root>/Eval/); only needed for split != 'all'
+    identity_CelebA.txt                  optional (<root>/Anno/); identity is -1 without it"""
+
+CELEBA_HOWTO = """\
+How to get CelebA (aligned & cropped images, about 1.4 GB):
+  * automatic: facekit.data.celeba.download_celeba(root) (torchvision + gdown; Google Drive often refuses it
+    with 'Quota exceeded': then use a manual route);
+  * official: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html -> 'Align&Cropped Images' (Google Drive folder
+    https://drive.google.com/drive/folders/0B7EVK8r0v71pWEZsZE9oNnFzTm8): download Img/img_align_celeba.zip,
+    Anno/list_attr_celeba.txt, Anno/list_landmarks_align_celeba.txt, Anno/identity_CelebA.txt and
+    Eval/list_eval_partition.txt, and unzip img_align_celeba.zip inside <root>;
+  * Kaggle mirror: https://www.kaggle.com/datasets/jessicali9530/celeba-dataset
+    (`kaggle datasets download -d jessicali9530/celeba-dataset`, then unzip into <root>; it has CSV lists and no
+    identity file).
+Put the files in <root> (default: FACEKIT_HOME/data/celeba, see facekit.config.cache_dir), then CelebA(root)."""
+
+
+# ------------------------------------------------------------------------------------------- file readers
+
+
+def _read_table(path: Path, what: str, *, count_line: bool, columns: Optional[Sequence[str]]
+                ) -> tuple[list[str], list[tuple[int, str, list[str], str]]]:
+    """Read a CelebA list (``.txt`` or Kaggle ``.csv``) into ``(names, [(line_no, filename, values, line)])``.
+
+    ``columns`` is the fixed list of value columns, or ``None`` when the header defines them (attributes).
+    """
+    lines = read_lines(path, what, CELEBA_LAYOUT, CELEBA_HOWTO)
+    is_csv = path.suffix.lower() == ".csv"
+
+    def split(line: str) -> list[str]:
+        return [t.strip() for t in line.split(",")] if is_csv else line.split()
+
+    index = 0  # next line to read (0-based)
+    names = list(columns) if columns is not None else []
+    if is_csv:  # Kaggle: "image_id,<names>" on line 1, no count line
+        header = split(lines[0])
+        if not header or header[0].lower() != "image_id":
+            raise AnnotationFormatError(path, 1, "the first line of a CelebA CSV list must be its header",
+                                        "image_id," + ",".join(names[:3] or ["<names>"]) + ",...", lines[0])
+        names = header[1:] if columns is None else names
+        index = 1
+    elif count_line:
+        first = lines[0].strip()
+        if not first.isdigit():
+            raise AnnotationFormatError(path, 1, "line 1 must be the number of images",
+                                        "a single integer such as 202599", lines[0])
+        header = split(lines[1]) if len(lines) > 1 else []
+        if not header:
+            raise AnnotationFormatError(path, 2, "line 2 must be the header (the column names)",
+                                        " ".join(names) if names else "the 40 attribute names",
+                                        lines[1] if len(lines) > 1 else "")
+        if _FILENAME.match(header[0]):
+            raise AnnotationFormatError(path, 2, "line 2 must be the header (the column names), but it is a "
+                                        "data row: the count line or the header line is missing",
+                                        " ".join(names) if names else "the 40 attribute names", lines[1])
+        if columns is None:
+            names = header
+        elif header != list(columns):
+            raise AnnotationFormatError(path, 2, "unexpected column names in the header",
+                                        " ".join(columns), lines[1])
+        index = 2
+
+    rows: list[tuple[int, str, list[str], str]] = []
+    seen: dict[str, int] = {}
+    for line_no, line in enumerate(lines[index:], start=index + 1):
+        tokens = split(line)
+        if not tokens or (is_csv and not any(tokens)):
+            continue  # blank line (e.g. at the end of the file)
+        filename, values = tokens[0], tokens[1:]
+        if not _FILENAME.match(filename):
+            raise AnnotationFormatError(path, line_no, "malformed line: the first column must be an image file "
+                                        "name", f"'000001.jpg' followed by {len(names)} values", line)
+        if len(values) != len(names):
+            raise AnnotationFormatError(
+                path, line_no, f"wrong number of columns: {len(values)} values after the file name, "
+                f"{len(names)} expected", f"'{filename}' followed by {len(names)} values"
+                + (f" ({', '.join(names[:3])}, ...)" if len(names) > 3 else f" ({', '.join(names)})"), line)
+        if filename in seen:
+            raise AnnotationFormatError(path, line_no, f"duplicate row for {filename} (first on line "
+                                        f"{seen[filename]})", "one row per image", line)
+        seen[filename] = line_no
+        rows.append((line_no, filename, values, line))
+    if not rows:
+        raise AnnotationFormatError(path, None, f"the {what} has no data rows", "one row per image")
+    return names, rows
+
+
+def read_celeba_attributes(path: PathLike) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read ``list_attr_celeba.txt`` (or its Kaggle ``.csv``).
+
+    Args:
+        path: the attribute file.
+
+    Returns:
+        ``(names, table)``: the attribute names of the header, and ``filename -> (A,) uint8`` array of 0/1
+        (the file's -1/1 mapped to 0/1).
+
+    Raises:
+        DatasetNotFoundError: the file is missing.
+        AnnotationFormatError: a malformed line, a wrong column count, a value not in {-1, 1}, ... (the message
+            names the file, the line and what was expected).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "list_attr_celeba.txt"
+        >>> _ = p.write_text("1\\r\\nSmiling Young \\r\\n000001.jpg  1 -1\\r\\n")
+        >>> names, table = read_celeba_attributes(p)
+        >>> names, table["000001.jpg"].tolist()
+        (['Smiling', 'Young'], [1, 0])
+    """
+    path = Path(path)
+    names, rows = _read_table(path, "CelebA attribute file", count_line=True, columns=None)
+    table: dict[str, np.ndarray] = {}
+    for line_no, filename, values, line in rows:
+        row = np.empty(len(names), dtype=np.uint8)
+        for k, value in enumerate(values):
+            if value == "1":
+                row[k] = 1
+            elif value == "-1":
+                row[k] = 0
+            else:
+                raise AnnotationFormatError(
+                    path, line_no, f"value {value!r} of attribute {names[k]!r} (column {k + 2}) is not -1 or 1",
+                    "-1 (absent) or 1 (present)", line)
+        table[filename] = row
+    return names, table
+
+
+def _int_values(path: Path, rows: list[tuple[int, str, list[str], str]], names: Sequence[str], what: str,
+                allowed: Optional[Sequence[int]] = None, minimum: Optional[int] = None) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for line_no, filename, values, line in rows:
+        parsed = []
+        for k, value in enumerate(values):
+            try:
+                number = int(value)
+            except ValueError:
+                number = None
+            ok = number is not None and (allowed is None or number in allowed) and (minimum is None or
+                                                                                    number >= minimum)
+            if not ok:
+                expected = (f"one of {', '.join(map(str, allowed))}" if allowed is not None
+                            else f"an integer >= {minimum}" if minimum is not None else "an integer")
+                raise AnnotationFormatError(path, line_no, f"{what} {names[k]!r} (column {k + 2}) is "
+                                            f"{value!r}, not {expected}", expected, line)
+            parsed.append(number)  # type: ignore[arg-type]
+        out[filename] = parsed
+    return out
+
+
+def read_celeba_landmarks(path: PathLike) -> dict[str, np.ndarray]:
+    """Read ``list_landmarks_align_celeba.txt`` (or its ``.csv``): ``filename -> (5, 2) float32`` ``(x, y)``.
+
+    The 5 points are :data:`CELEBA_LANDMARK_NAMES` (left eye, right eye, nose, left and right mouth corner), in
+    pixels of the 178x218 aligned image.
+
+    Raises:
+        DatasetNotFoundError: the file is missing.
+        AnnotationFormatError: bad header, wrong column count, a coordinate that is not an integer.
+    """
+    path = Path(path)
+    names, rows = _read_table(path, "CelebA landmark file", count_line=True, columns=_LANDMARK_COLUMNS)
+    table = _int_values(path, rows, names, "landmark coordinate", minimum=-10_000)
+    return {f: np.asarray(v, dtype=np.float32).reshape(5, 2) for f, v in table.items()}
+
+
+def read_celeba_partition(path: PathLike) -> dict[str, int]:
+    """Read ``list_eval_partition.txt`` (or its ``.csv``): ``filename -> 0 (train) | 1 (valid) | 2 (test)``.
+
+    Raises:
+        DatasetNotFoundError: the file is missing.
+        AnnotationFormatError: a malformed line or a partition value other than 0, 1 or 2.
+    """
+    path = Path(path)
+    names, rows = _read_table(path, "CelebA partition file", count_line=False, columns=("partition",))
+    return {f: v[0] for f, v in _int_values(path, rows, names, "partition", allowed=(0, 1, 2)).items()}
+
+
+def read_celeba_identities(path: PathLike) -> dict[str, int]:
+    """Read ``identity_CelebA.txt``: ``filename -> identity`` (an integer >= 1; 10,177 people in all).
+
+    Raises:
+        DatasetNotFoundError: the file is missing.
+        AnnotationFormatError: a malformed line or an identity that is not a positive integer.
+    """
+    path = Path(path)
+    names, rows = _read_table(path, "CelebA identity file", count_line=False, columns=("identity",))
+    return {f: v[0] for f, v in _int_values(path, rows, names, "identity", minimum=1).items()}
+
+
+# ------------------------------------------------------------------------------------------- locating files
+
+
+def _has_celeba(folder: Path) -> bool:
+    return any((d / f"list_attr_celeba{ext}").is_file() for d in (folder, folder / "Anno") for ext in (".txt", ".csv"))
+
+
+def find_celeba_root(root: Optional[PathLike] = None) -> Path:
+    """Find the CelebA folder: ``root`` or ``root/celeba`` (torchvision's layout).
+
+    Args:
+        root: the folder you put CelebA in; ``None`` means ``facekit.config.cache_dir("data") / "celeba"``.
+
+    Returns:
+        The folder that holds ``list_attr_celeba.txt`` (directly or in ``Anno/``).
+
+    Raises:
+        DatasetNotFoundError: neither folder holds CelebA; the message shows the layout and how to get the data.
+    """
+    base = Path(root).expanduser() if root is not None else cache_dir("data", create=False) / "celeba"
+    for candidate in (base, base / "celeba"):
+        if _has_celeba(candidate):
+            return candidate
+    raise DatasetNotFoundError(
+        f"CelebA not found: no list_attr_celeba.txt in {base} nor in {base / 'celeba'}"
+        + ("" if base.exists() else f" ({base} does not exist)")
+        + "\nExpected layout:\n" + "\n".join("    " + line for line in CELEBA_LAYOUT.splitlines())
+        + "\n" + CELEBA_HOWTO)
+
+
+def _find_list(root: Path, stem: str, subfolder: str) -> Path:
+    """Locate a list file: ``root/stem.txt``, ``root/<subfolder>/stem.txt``, then the ``.csv`` variants."""
+    for ext in (".txt", ".csv"):
+        for folder in (root, root / subfolder):
+            if (folder / (stem + ext)).is_file():
+                return folder / (stem + ext)
+    return root / (stem + ".txt")  # does not exist: the reader raises the explanatory error
+
+
+def _find_images(root: Path) -> Path:
+    for candidate in (root / "img_align_celeba" / "img_align_celeba",  # the Kaggle zip nests the folder
+                      root / "img_align_celeba", root / "Img" / "img_align_celeba"):
+        if candidate.is_dir():
+            return candidate
+    raise DatasetNotFoundError(
+        f"CelebA image folder not found: {root / 'img_align_celeba'} (unzip img_align_celeba.zip inside {root})"
+        "\nExpected layout:\n" + "\n".join("    " + line for line in CELEBA_LAYOUT.splitlines()) + "\n" + CELEBA_HOWTO)
+
+
+# ------------------------------------------------------------------------------------------- the Dataset
+
+
+class CelebA(Dataset):
+    """CelebA aligned-and-cropped faces with 40 attributes, 5 landmarks, identity and partition.
+
+    Args:
+        root: the CelebA folder (``root/`` or ``root/celeba/``, see :func:`find_celeba_root`); ``None`` means
+            ``facekit.config.cache_dir("data") / "celeba"``.
+        split: ``"train"``, ``"valid"``, ``"test"`` (``list_eval_partition.txt``) or ``"all"``.
+        attributes: the attribute names to return, in that order (default: every name of the attribute file,
+            normally the 40 of :data:`CELEBA_ATTRIBUTES`).
+        center_crop: side of a square to cut at the centre of the 178x218 image first (178 is the usual choice;
+            ``None``: no crop).
+        size: output ``(height, width)``, or an int for a square; ``None`` keeps the (cropped) size.
+        transform: a callable applied to the ``(3, H, W)`` image tensor last (landmarks are not transformed by it).
+        check_size: raise :class:`~facekit.data._common.ImageSizeError` for an image that is not 178x218. With
+            ``False``, other sizes are accepted and the landmarks are scaled to the image's actual size.
+        skip_missing_images: drop rows whose image file is absent (a subset of the images); with ``False`` a
+            missing image is an error.
+
+    Each item is a dict:
+
+    ============== ==================================================================================
+    key            value
+    ============== ==================================================================================
+    ``image``      ``(3, H, W)`` float tensor in ``[0, 1]``, RGB
+    ``attributes`` ``(A,)`` float tensor of 0/1 (order: :attr:`attribute_names`)
+    ``landmarks5`` ``(5, 2)`` float tensor of ``(x, y)`` pixels in the returned image
+    ``identity``   int64 tensor (-1 when ``identity_CelebA.txt`` is absent)
+    ``filename``   ``"000001.jpg"``
+    ``index``      position in this dataset
+    ============== ==================================================================================
+
+    The names of the attributes are the dataset's :attr:`attribute_names` (not repeated in every item, so that
+    the default ``DataLoader`` collation stays simple). :attr:`attributes`, :attr:`identities` and
+    :attr:`landmarks` hold the whole table, for statistics without reading images.
+
+    Raises:
+        DatasetNotFoundError: a required file or the image folder is missing.
+        AnnotationFormatError: an annotation file is malformed (file and line in the message).
+        ValueError: an unknown split or attribute name.
+
+    Example:
+        >>> ds = CelebA("~/data/celeba", split="valid", attributes=["Eyeglasses", "Smiling"],
+        ...             center_crop=178, size=64)                    # doctest: +SKIP
+        >>> ds[0]["attributes"]                                        # doctest: +SKIP
+        tensor([0., 1.])
+    """
+
+    def __init__(self, root: Optional[PathLike] = None, split: str = "train", *,
+                 attributes: Optional[Sequence[str]] = None, center_crop: Optional[int] = None,
+                 size: Union[int, tuple[int, int], None] = None, transform: Optional[Callable] = None,
+                 check_size: bool = True, skip_missing_images: bool = True) -> None:
+        if split not in CELEBA_SPLITS:
+            raise ValueError(f"split={split!r} is not valid; use one of: {', '.join(CELEBA_SPLITS)}")
+        self.root = find_celeba_root(root)
+        self.split = split
+        self.size = parse_size(size)
+        self.center_crop = center_crop
+        self.transform = transform
+        self.check_size = check_size
+
+        attr_path = _find_list(self.root, "list_attr_celeba", "Anno")
+        all_names, attr_table = read_celeba_attributes(attr_path)
+        self.image_dir = _find_images(self.root)
+        on_disk = set(os.listdir(self.image_dir))
+        filenames = list(attr_table)
+        present = [f for f in filenames if f in on_disk]
+        self.num_missing_images = len(filenames) - len(present)
+        if not present:
+            raise DatasetNotFoundError(
+                f"none of the {len(filenames)} images listed in {attr_path} is in {self.image_dir} "
+                f"(e.g. {filenames[0]}); is the image folder empty or from another dataset?\n" + CELEBA_HOWTO)
+        if self.num_missing_images and not skip_missing_images:
+            missing = [f for f in filenames if f not in on_disk]
+            raise DatasetNotFoundError(
+                f"{len(missing)} images listed in {attr_path} are missing from {self.image_dir}, e.g. "
+                f"{', '.join(missing[:5])}; copy them, or pass skip_missing_images=True to use the ones present")
+
+        if CELEBA_SPLITS[split] is not None:
+            part_path = _find_list(self.root, "list_eval_partition", "Eval")
+            partition = read_celeba_partition(part_path)
+            _require_rows(present, partition, part_path, attr_path)
+            present = [f for f in present if partition[f] == CELEBA_SPLITS[split]]
+            if not present:
+                raise ValueError(f"no image of split {split!r} (partition value {CELEBA_SPLITS[split]} in "
+                                 f"{part_path}) among the images found in {self.image_dir}")
+
+        lm_path = _find_list(self.root, "list_landmarks_align_celeba", "Anno")
+        landmarks = read_celeba_landmarks(lm_path)
+        _require_rows(present, landmarks, lm_path, attr_path)
+
+        id_path = _find_list(self.root, "identity_CelebA", "Anno")
+        self.has_identity = id_path.is_file()
+        if self.has_identity:
+            identities = read_celeba_identities(id_path)
+            _require_rows(present, identities, id_path, attr_path)
+        else:
+            identities = {}
+            warnings.warn(f"{id_path} not found: identity is -1 for every image (same-person pairs are "
+                          "unavailable). It is Anno/identity_CelebA.txt in CelebA's Google Drive folder.",
+                          stacklevel=2)
+
+        names = list(attributes) if attributes is not None else all_names
+        unknown = [n for n in names if n not in all_names]
+        if unknown:
+            raise ValueError(f"unknown CelebA attribute(s) {unknown}; {attr_path} has: {', '.join(all_names)}")
+        columns = [all_names.index(n) for n in names]
+
+        self.filenames: list[str] = present
+        self.attribute_names: list[str] = names
+        self.attributes = torch.from_numpy(np.stack([attr_table[f][columns] for f in present])).float()  # (N, A)
+        self.landmarks = torch.from_numpy(np.stack([landmarks[f] for f in present]))  # (N, 5, 2)
+        self.identities = torch.tensor([identities.get(f, -1) for f in present], dtype=torch.int64)  # (N,)
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def attribute_index(self, name: str) -> int:
+        """Position of attribute ``name`` in :attr:`attribute_names` (and in each item's ``attributes``)."""
+        if name not in self.attribute_names:
+            raise ValueError(f"unknown attribute {name!r}; this dataset has: {', '.join(self.attribute_names)}")
+        return self.attribute_names.index(name)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        filename = self.filenames[index]
+        path = self.image_dir / filename
+        image = read_image(path, CELEBA_IMAGE_SIZE if self.check_size else None,
+                           size_hint="CelebA's aligned images (img_align_celeba) are all 178x218: this may be an "
+                           "in-the-wild image (img_celeba) or a resized copy. Pass check_size=False to accept it.")
+        height, width = image.shape[:2]
+        points = self.landmarks[index].numpy()
+        if (width, height) != CELEBA_IMAGE_SIZE:  # check_size=False: landmarks follow the image
+            points = points * np.array([width / CELEBA_IMAGE_SIZE[0], height / CELEBA_IMAGE_SIZE[1]], np.float32)
+        crop = center_box(width, height, self.center_crop) if self.center_crop else None
+        image, scale, offset = crop_and_resize(image, crop, self.size)
+        tensor = image_to_tensor(image)  # (3, H, W)
+        if self.transform is not None:
+            tensor = self.transform(tensor)
+        return {
+            "image": tensor,
+            "attributes": self.attributes[index].clone(),
+            "landmarks5": torch.from_numpy(points * scale + offset),
+            "identity": self.identities[index].clone(),
+            "filename": filename,
+            "index": index,
+        }
+
+    def pairs(self, num_same: int, num_different: int, seed: int = 0) -> list[tuple[int, int, bool]]:
+        """Sample ``(i, j, same_person)`` index pairs by identity (see :func:`facekit.data._common.identity_pairs`)."""
+        if not self.has_identity:
+            raise ValueError("identity pairs need identity_CelebA.txt, which was not found in " + str(self.root))
+        return identity_pairs(self.identities.tolist(), num_same, num_different, seed)
+
+    def __repr__(self) -> str:
+        out = (f"CelebA(root={str(self.root)!r}, split={self.split!r}, images={len(self)}, "
+               f"attributes={len(self.attribute_names)}, size={self.size}, center_crop={self.center_crop})")
+        if self.num_missing_images:
+            out += f"  # {self.num_missing_images} listed images are not on disk"
+        return out
+
+
+def _require_rows(filenames: Sequence[str], table: dict, path: Path, attr_path: Path) -> None:
+    missing = [f for f in filenames if f not in table]
+    if missing:
+        raise AnnotationFormatError(
+            path, None, f"no row for {len(missing)} image(s) listed in {attr_path.name} and present on disk, e.g. "
+            f"{', '.join(missing[:5])}", "a row for every image used (a superset of the attribute file is fine)")
+
+
+# ------------------------------------------------------------------------------------------- download
+
+
+def _torchvision_download(base: Path) -> None:
+    """Let torchvision fetch CelebA from Google Drive into ``base / "celeba"`` (needs ``gdown``)."""
+    from torchvision.datasets import CelebA as TorchvisionCelebA
+
+    TorchvisionCelebA(str(base), split="all", target_type="attr", download=True)
+
+
+def _html_files(folder: Path) -> list[Path]:
+    found = []
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and (path.suffix in (".zip", ".txt")):
+                with open(path, "rb") as fh:
+                    head = fh.read(512).lstrip().lower()
+                if head.startswith(b"<!doctype html") or head.startswith(b"<html"):
+                    found.append(path)
+    return found
+
+
+def _diagnose(err: BaseException, folder: Path) -> str:
+    text = f"{type(err).__name__}: {err}"
+    low = text.lower()
+    html = _html_files(folder)
+    if html:
+        return (f"Google Drive returned an HTML page instead of the data (usually its 'Quota exceeded' / 'too many "
+                f"users have viewed or downloaded this file' page); it was saved as "
+                f"{', '.join(str(p) for p in html)}; delete those files")
+    if "gdown" in low:
+        return "torchvision needs the 'gdown' package for Google Drive downloads (pip install gdown, then retry)"
+    if isinstance(err, ImportError) or "nms does not exist" in low:
+        return "torchvision is not installed or cannot be imported here"
+    if "quota" in low or "too many users" in low or "retrieve file url" in low:
+        return "Google Drive refused the download ('Quota exceeded': too many downloads of this file today)"
+    if "403" in low or "forbidden" in low:
+        return "Google Drive answered 403 Forbidden"
+    if any(s in low for s in ("urlopen", "name or service not known", "temporary failure in name resolution",
+                              "network is unreachable", "connection", "timed out", "no route to host")):
+        return "no network connection to Google Drive"
+    if "badzipfile" in low or "not a zip file" in low:
+        return "the downloaded img_align_celeba.zip is not a valid zip file (an interrupted or refused download)"
+    if "corrupted" in low:
+        return "a downloaded file failed its MD5 check (an interrupted or refused download)"
+    return "the torchvision download raised an error"
+
+
+def download_celeba(root: Optional[PathLike] = None) -> Path:
+    """Download CelebA with torchvision into ``root/celeba``, or explain the manual download when that fails.
+
+    torchvision (with the ``gdown`` package) fetches the aligned images and the lists from CelebA's Google Drive.
+    That often fails: Google Drive's daily quota ("Quota exceeded", an HTML page saved in place of the zip), 403,
+    or no network. Then this function raises :class:`~facekit.data._common.DownloadError` whose message gives the
+    reason, the manual routes (official page, Google Drive folder, Kaggle mirror) and the folder layout.
+
+    Args:
+        root: where to download (files go to ``root/celeba/``); ``None`` means ``facekit.config.cache_dir("data")``,
+            so the files land where ``CelebA()`` looks by default.
+
+    Returns:
+        The folder with the files (pass it, or ``root``, to :class:`CelebA`).
+
+    Raises:
+        DownloadError: the download failed; the message explains what to do.
+
+    Example:
+        >>> folder = download_celeba()          # doctest: +SKIP
+        >>> ds = CelebA(folder, split="test")   # doctest: +SKIP
+    """
+    base = Path(root).expanduser() if root is not None else cache_dir("data")
+    target = base / "celeba"
+    try:
+        _torchvision_download(base)
+    except Exception as err:  # any failure becomes one explanatory error
+        reason = _diagnose(err, target)
+        detail = f"{type(err).__name__}: {err}"
+        detail = detail if len(detail) <= 300 else detail[:300] + " ..."
+        raise DownloadError(
+            f"Automatic CelebA download into {target} failed: {reason}.\n(original error: {detail})\n"
+            + CELEBA_HOWTO.replace("<root>", str(target))
+            + "\nExpected layout:\n" + "\n".join("    " + line for line in CELEBA_LAYOUT.splitlines())
+        ) from err
+    return target
