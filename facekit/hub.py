@@ -1,0 +1,448 @@
+"""Pretrained weights: where they come from, where facekit looks for them, and how they are checked.
+
+Every weights file facekit knows has an entry in :data:`REGISTRY` (file name, URL, SHA-256 where known, licence,
+and the class that loads it). :func:`load` finds the file, checks its hash, reads it with
+``torch.load(..., weights_only=True)`` (plain tensors only: a file that would run code when unpickled is refused)
+and checks its keys and shapes against the network; :func:`pretrained` returns the network, frozen and in eval
+mode. Nothing is downloaded unless you pass ``download=True``.
+
+Where :func:`find` looks, in order:
+
+1. the ``path`` you pass (a file, or a folder that holds the file); if you pass one, nothing else is searched;
+2. the facekit cache, ``facekit.config.cache_dir("weights")`` (``$FACEKIT_HOME/weights``, default
+   ``~/.cache/facekit/weights``);
+3. for torchvision's files, torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where torchvision keeps them;
+4. the package's own folder ``facekit/weights/`` (small checkpoints trained on SynthFaces ship there).
+
+Example:
+    >>> from facekit import hub
+    >>> sorted(hub.REGISTRY)
+    ['synthface_net', 'vgg19', 'vgg_face']
+    >>> hub.REGISTRY["vgg19"].filename
+    'vgg19-dcbb9e9d.pth'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from facekit.config import cache_dir
+
+__all__ = [
+    "WeightsEntry",
+    "REGISTRY",
+    "WeightsError",
+    "WeightsNotFoundError",
+    "WeightsHashError",
+    "WeightsFormatError",
+    "WeightsKeysError",
+    "register",
+    "search_paths",
+    "find",
+    "available",
+    "sha256sum",
+    "load",
+    "pretrained",
+    "PACKAGE_WEIGHTS_DIR",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+PACKAGE_WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"
+"""``facekit/weights/``: checkpoints shipped inside the package."""
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One weights file facekit knows about.
+
+    Attributes:
+        name: the key in :data:`REGISTRY` (``"vgg_face"``).
+        filename: the file's name on disk (``"vgg_face_dag.pth"``).
+        url: where to download it (``None`` for files that ship in the package).
+        sha256: the file's SHA-256 in hex, or a prefix of it (torchvision puts the first 8 digits in its file
+            names); ``None`` when not known, in which case the hash is not checked.
+        licence: the terms under which the weights are published.
+        loader: the class that loads them, as ``"module:Class"``.
+        description: one line for messages and for ``net.description``.
+        size: approximate download size, for messages.
+        torch_hub: also look in torch hub's checkpoints folder (torchvision's files).
+        kwargs: default constructor arguments for ``loader``.
+    """
+
+    name: str
+    filename: str
+    url: Optional[str]
+    sha256: Optional[str]
+    licence: str
+    loader: str
+    description: str
+    size: str = ""
+    torch_hub: bool = False
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+REGISTRY: Dict[str, WeightsEntry] = {}
+"""Name -> :class:`WeightsEntry` of every weights file facekit knows."""
+
+
+def register(entry: WeightsEntry, *, overwrite: bool = False) -> WeightsEntry:
+    """Add ``entry`` to :data:`REGISTRY` (for your own checkpoints, e.g. in coursework) and return it."""
+    if entry.name in REGISTRY and not overwrite:
+        raise ValueError(f"weights {entry.name!r} are already registered; pass overwrite=True to replace them")
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+register(
+    WeightsEntry(
+        name="vgg_face",
+        filename="vgg_face_dag.pth",
+        url="https://www.robots.ox.ac.uk/~albanie/models/pytorch-mcn/vgg_face_dag.pth",
+        sha256=None,  # not published by the authors; the keys and shapes are still checked
+        licence=(
+            "VGG-Face (Parkhi, Vedaldi, Zisserman, BMVC 2015), Visual Geometry Group, University of Oxford: "
+            "released for non-commercial research use; check the terms at "
+            "https://www.robots.ox.ac.uk/~vgg/software/vgg_face/ before using it. PyTorch port by S. Albanie."
+        ),
+        loader="facekit.nn:VGGFace",
+        description="VGG-Face (Parkhi et al. 2015, MatConvNet port vgg_face_dag.pth)",
+        size="about 580 MB",
+    )
+)
+register(
+    WeightsEntry(
+        name="vgg19",
+        filename="vgg19-dcbb9e9d.pth",
+        url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+        sha256="dcbb9e9d",  # torchvision's convention: the file name holds the first 8 hex digits of its SHA-256
+        licence=(
+            "torchvision ImageNet weights (BSD-3-Clause code); trained on ImageNet, whose terms allow "
+            "non-commercial research and educational use"
+        ),
+        loader="facekit.nn:VGG19",
+        description="VGG19 (torchvision ImageNet weights, IMAGENET1K_V1)",
+        size="about 550 MB",
+        torch_hub=True,
+    )
+)
+register(
+    WeightsEntry(
+        name="synthface_net",
+        filename="synthface_net.pt",
+        url=None,  # ships in facekit/weights/, made by scripts/train_synthface_net.py
+        sha256=None,
+        licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+        loader="facekit.nn:SynthFaceNet",
+        description="SynthFaceNet (trained on SynthFaces identities, shipped with facekit)",
+        size="a few MB",
+    )
+)
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+class WeightsError(RuntimeError):
+    """A weights file could not be used; the message says why and what to do."""
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """The weights file is not on this machine (the message names the file, its URL and where to put it)."""
+
+
+class WeightsHashError(WeightsError):
+    """The file's SHA-256 is not the registered one (a partial download, or a different file)."""
+
+
+class WeightsFormatError(WeightsError):
+    """The file is not a plain state dict of tensors (or would need arbitrary code to unpickle)."""
+
+
+class WeightsKeysError(WeightsError):
+    """The state dict's parameter names or shapes do not match the network."""
+
+
+def _entry(name: str) -> WeightsEntry:
+    if name not in REGISTRY:
+        raise KeyError(f"no weights named {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+# -- finding the file ---------------------------------------------------------------------------------------
+def search_paths(name: str) -> List[Path]:
+    """The candidate file paths for ``name``, in search order (explicit paths not included).
+
+    Example:
+        >>> search_paths("synthface_net")[-1].parent.name
+        'weights'
+    """
+    entry = _entry(name)
+    paths = [cache_dir("weights", create=False) / entry.filename]
+    if entry.torch_hub:
+        paths.append(Path(torch.hub.get_dir()) / "checkpoints" / entry.filename)
+    paths.append(PACKAGE_WEIGHTS_DIR / entry.filename)
+    return paths
+
+
+def _not_found(entry: WeightsEntry, looked: List[Path], explicit: Optional[Path] = None) -> WeightsNotFoundError:
+    target = cache_dir("weights", create=False) / entry.filename
+    lines = [f"pretrained weights {entry.name!r} ({entry.description}) are not on this machine."]
+    if explicit is not None:
+        lines.append(f"  path={str(explicit)!r} was given, but {entry.filename} is not there.")
+    lines.append(f"  file: {entry.filename}")
+    if entry.url:
+        lines += [
+            f"  url:  {entry.url}" + (f" ({entry.size})" if entry.size else ""),
+            "Download it (facekit never downloads unless you pass download=True) and put it in:",
+            f"  {target.parent}{os.sep}",
+            "(FACEKIT_HOME moves that folder; or pass path=... to load it from elsewhere).",
+        ]
+    else:
+        lines.append(
+            "  This file ships inside the facekit package (facekit/weights/); reinstall facekit, or "
+            "recreate it with the script in scripts/."
+        )
+    lines.append("  looked in: " + ", ".join(str(p) for p in looked))
+    lines.append(f"  licence: {entry.licence}")
+    if entry.name == "vgg_face":
+        lines.append("Offline, facekit.nn.face_network() falls back to SynthFaceNet, trained on SynthFaces.")
+    return WeightsNotFoundError("\n".join(lines))
+
+
+def find(name: str, path: Optional[PathLike] = None) -> Path:
+    """Return the path of the weights file for ``name``.
+
+    Args:
+        name: a :data:`REGISTRY` key.
+        path: a file, or a folder holding ``entry.filename``. When given, only this place is searched.
+
+    Raises:
+        WeightsNotFoundError: the file is not found; the message names the file, its URL and the folder to put
+            it in.
+    """
+    entry = _entry(name)
+    if path is not None:
+        p = Path(path).expanduser()
+        candidate = p / entry.filename if p.is_dir() else p
+        if candidate.is_file():
+            return candidate
+        raise _not_found(entry, [candidate], explicit=p)
+    looked = search_paths(name)
+    for candidate in looked:
+        if candidate.is_file():
+            return candidate
+    raise _not_found(entry, looked)
+
+
+def available(name: str, path: Optional[PathLike] = None) -> bool:
+    """Whether the weights file for ``name`` is on this machine (nothing is loaded or checked).
+
+    Example:
+        >>> available("vgg_face", path="/nonexistent/folder")
+        False
+    """
+    try:
+        find(name, path)
+    except WeightsNotFoundError:
+        return False
+    return True
+
+
+# -- checking and loading -----------------------------------------------------------------------------------
+_HASH_CACHE: Dict[Tuple[str, int, int], str] = {}
+
+
+def sha256sum(path: PathLike) -> str:
+    """The SHA-256 of a file in hex (cached per path, size and modification time)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def _check_hash(entry: WeightsEntry, file: Path) -> None:
+    if not entry.sha256:
+        return
+    digest = sha256sum(file)
+    if not digest.startswith(entry.sha256.lower()):
+        raise WeightsHashError(
+            f"{file} is not the expected {entry.filename}: its sha256 is {digest}, which does not "
+            f"{'start with' if len(entry.sha256) < 64 else 'equal'} the registered {entry.sha256}. "
+            f"The download may be incomplete or a different file; download it again from {entry.url or 'the package'} "
+            "(or pass check_hash=False if you know this file is right)."
+        )
+
+
+def _read_state_dict(file: Path) -> Tuple[Dict[str, Tensor], Dict[str, Any]]:
+    """Read a state dict (or a ``{"state_dict": ..., "config": ...}`` checkpoint) with ``weights_only=True``."""
+    with open(file, "rb") as f:
+        head = f.read(64)
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch's zip format, or a legacy pickle
+        raise WeightsFormatError(
+            f"{file} is not a PyTorch weights file (it begins with {head[:40]!r}); an interrupted or refused "
+            "download (an HTML error page saved under the file's name) looks like this: download it again"
+        )
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        detail = str(err)
+        if "WeightsUnpickler error:" in detail:
+            detail = detail.split("WeightsUnpickler error:", 1)[1].strip().split("\n")[0].split(". Please")[0]
+        raise WeightsFormatError(
+            f"{file} was refused: facekit loads weights with torch.load(weights_only=True), which accepts only "
+            f"tensors and plain containers, and this file holds something else ({detail}). Loading it any other "
+            "way could run arbitrary code; if it is a checkpoint of your own, save model.state_dict() instead."
+        ) from err
+    except Exception as err:  # a truncated file
+        raise WeightsFormatError(f"{file} could not be read as a PyTorch weights file (truncated?): {err}") from err
+    config: Dict[str, Any] = {}
+    if isinstance(obj, Mapping) and "state_dict" in obj:
+        config = dict(obj.get("config", {}) or {})
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
+        raise WeightsFormatError(f"{file} does not hold a state dict (a mapping of parameter names to tensors)")
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}  # DataParallel
+    return state, config
+
+
+def _loader_class(entry: WeightsEntry) -> type:
+    module, _, cls = entry.loader.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _check_keys(
+    name: str, state: Dict[str, Tensor], expected: Dict[str, Tensor], optional: Tuple[str, ...]
+) -> Dict[str, Tensor]:
+    """Compare names and shapes; drop keys of an optional head the network was built without."""
+    state = {k: v for k, v in state.items() if k in expected or not k.startswith(optional)}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        def few(keys: List[str]) -> str:
+            return ", ".join(keys[:5]) + (f", ... ({len(keys)} in all)" if len(keys) > 5 else "")
+
+        lines = [f"the weights file for {name!r} does not match the network:"]
+        if missing:
+            lines.append(f"  missing keys: {few(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected keys: {few(unexpected)}")
+        if wrong:
+            lines.append(
+                "  wrong shapes: "
+                + few([f"{k} {tuple(state[k].shape)} in the file, {tuple(expected[k].shape)} expected" for k in wrong])
+            )
+        lines.append("Is it the right file for this network (and the right constructor arguments)?")
+        raise WeightsKeysError("\n".join(lines))
+    return state
+
+
+def _expected_state(cls: type, kwargs: Mapping[str, Any]) -> Tuple[Dict[str, Tensor], Tuple[str, ...]]:
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        ref = cls(**kwargs)
+    expected = dict(ref.state_dict())
+    optional: Tuple[str, ...] = ()
+    if getattr(ref, "include_top", True) is False:  # VGGFace / VGG19 built without their head
+        optional = ("fc6.", "fc7.", "fc8.", "classifier.")
+    elif getattr(ref, "num_classes", 1) == 0:  # SynthFaceNet without classifier
+        optional = ("classifier.",)
+    return expected, optional
+
+
+def _prepare(name: str, path: Optional[PathLike], check_hash: bool, download: bool, kwargs: Mapping[str, Any]):
+    entry = _entry(name)
+    try:
+        file = find(name, path)
+    except WeightsNotFoundError:
+        if not (download and entry.url and path is None):
+            raise
+        file = _download(entry)
+    if check_hash:
+        _check_hash(entry, file)
+    state, config = _read_state_dict(file)
+    cls = _loader_class(entry)
+    full_kwargs = {**entry.kwargs, **config, **kwargs}
+    expected, optional = _expected_state(cls, full_kwargs)
+    state = _check_keys(name, state, expected, optional)
+    return entry, file, state, cls, full_kwargs
+
+
+def _download(entry: WeightsEntry) -> Path:
+    target = cache_dir("weights") / entry.filename
+    try:
+        torch.hub.download_url_to_file(entry.url, str(target), progress=True)
+    except Exception as err:
+        raise _not_found(entry, [target]) from err
+    return target
+
+
+def load(
+    name: str,
+    path: Optional[PathLike] = None,
+    *,
+    check_hash: bool = True,
+    download: bool = False,
+    **kwargs: Any,
+) -> Dict[str, Tensor]:
+    """Find, verify and read the weights ``name``; return the state dict (checked against the network).
+
+    Args:
+        name: a :data:`REGISTRY` key: ``"vgg_face"``, ``"vgg19"``, ``"synthface_net"``.
+        path: an explicit file or folder (see :func:`find`).
+        check_hash: compare the file's SHA-256 with the registered one (when one is registered).
+        download: when the file is absent, download it from the entry's URL into the facekit cache.
+        **kwargs: constructor arguments of the network the keys are checked against (e.g.
+            ``include_top=False``, which ignores the head's keys).
+
+    Raises:
+        WeightsNotFoundError: the file is absent (the message names the file, URL and folder).
+        WeightsHashError: the SHA-256 differs from the registered one.
+        WeightsFormatError: the file is not a plain state dict (unpickling it would need arbitrary objects).
+        WeightsKeysError: parameter names or shapes do not match (the message lists a few).
+    """
+    return _prepare(name, path, check_hash, download, kwargs)[2]
+
+
+def pretrained(
+    name: str,
+    path: Optional[PathLike] = None,
+    *,
+    device: Union[str, torch.device, None] = None,
+    check_hash: bool = True,
+    download: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build the network of ``name``, load its weights (as :func:`load`), freeze it and put it in eval mode.
+
+    Arguments are those of :func:`load`, plus ``device``. The returned network's ``description`` names the
+    weights and their file, and ``pretrained_name`` is ``name``.
+
+    Example (runs only where the weights are present)::
+
+        net = hub.pretrained("vgg_face", include_top=False)   # conv layers only: 59 MB of the 580
+        feats = net.extract(images, ["relu3_1"])
+    """
+    entry, file, state, cls, full_kwargs = _prepare(name, path, check_hash, download, kwargs)
+    net = cls(**full_kwargs)
+    net.load_state_dict(state, strict=True)
+    net.description = f"{entry.description}, weights {file}"
+    net.pretrained_name = name
+    net.eval()
+    net.requires_grad_(False)
+    if device is not None:
+        net.to(device)
+    return net
