@@ -36,6 +36,7 @@ __all__ = [
     "total_variation",
     "TotalVariation",
     "apply_mask",
+    "mask_gradient",
     "masked_perceptual_loss",
     "MaskedPerceptualLoss",
 ]
@@ -384,6 +385,28 @@ def apply_mask(image: Tensor, mask: Tensor, hard_gradient: bool = True) -> Tenso
         return masked
     gate = (m > 0).to(image.dtype)  # CNIA eq. (9): gradient passes where M > 0, is zero where M <= 0
     return image * gate + (masked - image * gate).detach()  # value: masked; gradient: gate
+
+
+def mask_gradient(image: Tensor, mask: Tensor) -> Tensor:
+    r"""The literal reading of CNIA eq. (9): identity forward, gradient kept only where :math:`M > 0`.
+
+    Eq. (9) says the gradient of the masked attribute loss is :math:`\partial \ell_{attr}(\hat I) / \partial
+    \hat I_{ijk}` (the *unmasked* loss) where :math:`M_{ijk} > 0` and 0 elsewhere, while eq. (8) evaluates the
+    loss at :math:`\hat I \otimes M`. :func:`apply_mask` follows eq. (8) forward and eq. (9)'s gate backward;
+    this function follows eq. (9) alone: the loss sees the whole image, only pixels inside the mask move. For a
+    hard 0/1 mask both update the same pixels.
+
+    Shape:
+        - image: :math:`(B, C, H, W)`; mask: as in :func:`apply_mask`; output: :math:`(B, C, H, W)`, equal to image.
+
+    Example:
+        >>> x = torch.ones(1, 1, 2, 2, requires_grad=True)
+        >>> mask_gradient(x, torch.tensor([[1., 0.], [0., 0.]])).sum().backward()
+        >>> x.grad.flatten().tolist()
+        [1.0, 0.0, 0.0, 0.0]
+    """
+    gate = (_expand_mask(mask, image) > 0).to(image.dtype)  # CNIA eq. (9): 1 where M > 0, else 0
+    return image * gate + (image * (1 - gate)).detach()
 
 
 def masked_perceptual_loss(

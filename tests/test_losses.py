@@ -211,3 +211,17 @@ def test_masked_loss_is_eq8(net):
 
 def test_docstring_examples_run():
     assert doctest.testmod(L).failed == 0
+
+
+def test_mask_gradient_is_eq9_literal() -> None:
+    """CNIA eq. (9) read literally: the forward pass is the whole image, only pixels with M > 0 get a gradient."""
+    img = torch.rand(2, 3, 16, 16, requires_grad=True)
+    mask = torch.zeros(16, 16)
+    mask[4:12, 4:12] = 0.5  # a soft value still passes the full gradient
+    x = L.mask_gradient(img, mask)
+    assert torch.equal(x, img)
+    (x**2).sum().backward()
+    assert torch.allclose(img.grad[:, :, 4:12, 4:12], 2 * img.detach()[:, :, 4:12, 4:12])
+    assert img.grad[:, :, :4].abs().sum() == 0 and img.grad[:, :, 12:].abs().sum() == 0
+    with pytest.raises(ValueError, match="same height and width"):
+        L.mask_gradient(img, torch.zeros(8, 8))
