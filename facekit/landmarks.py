@@ -4,15 +4,11 @@ CNIA (sec. 3.2-3.3) and DIAT (sec. 3.2) both start from 68 facial landmarks: to 
 distance (CNIA eq. (3)) and to build attribute masks (:mod:`facekit.masks`). This module gives one interface,
 :class:`LandmarkDetector`, with three backends:
 
-=================== ============================================================ ===============================
-backend             what it runs                                                 needs
-=================== ============================================================ ===============================
-``face_alignment``  FAN (Bulat & Tzimiropoulos 2017) after a face detector (S3FD)  weights downloaded once into
-                                                                                 ``$TORCH_HOME/hub/checkpoints``
-``dlib``            HOG face detector + the 68-point shape predictor (Kazemi &     nothing (the models ship in the
-                    Sullivan 2014) of the ``face_recognition_models`` package      ``face_recognition_models`` wheel)
-``ground_truth``    returns the exact landmarks that a SynthFaces render carries   nothing
-=================== ============================================================ ===============================
+* ``face_alignment``: FAN (Bulat & Tzimiropoulos 2017) after a face detector (S3FD); needs its weights,
+  downloaded once into ``$TORCH_HOME/hub/checkpoints``.
+* ``dlib``: HOG face detector + the 68-point shape predictor (Kazemi & Sullivan 2014) of the
+  ``face_recognition_models`` package; needs nothing more (the models ship in that wheel).
+* ``ground_truth``: returns the exact landmarks that a SynthFaces render carries; needs nothing.
 
 :func:`get_detector` picks one by name; ``"auto"`` takes ``face_alignment`` when its weights are on disk and
 ``dlib`` otherwise, so it works offline.

@@ -10,23 +10,23 @@ by signing its licence agreement; facekit only reads a copy you have on disk.
 A file name has 12 fields separated by ``_`` (the convention as parsed by Idiap's ``bob.db.caspeal``,
 ``models.py``; example ``MY_000064_IEU+00_PM+00_EN_A0_D0_T0_BB_M0_R1_S0.tif``):
 
-====  ==========  =============================================================================================
- #    example     meaning
-====  ==========  =============================================================================================
- 1    ``MY``      gender (``F``/``M``) and age group (``Y`` young, ``M`` middle-aged, ``O`` old)
- 2    ``000064``  subject id
- 3    ``IEU+00``  lighting ``I`` + source (``E`` ambient, ``F`` fluorescent, ``L`` incandescent) + elevation
-                  (``U`` +45, ``M`` 0, ``D`` -45 degrees) + azimuth (``-90`` .. ``+90``)
- 4    ``PM+00``   pose ``P`` + the subject looks ``U`` up, ``M`` into the camera, ``D`` down + camera azimuth
-                  (``+00``, ``±22``, ``±45``, ``±67``; ``±15``, ``±30`` also occur)
- 5    ``EN``      expression: ``N`` neutral, ``L`` laughing, ``F`` frowning, ``S`` surprise, ``C`` eyes closed,
-                  ``O`` mouth open
- 6    ``A0``      accessory: ``0`` none, ``1``-``3`` three hats, ``4``-``6`` three pairs of glasses
- 7    ``D0``      camera distance (``0``-``2``)
- 8    ``T0``      session / time (``0``-``2``; the Aging subset)
- 9    ``BB``      background: ``B`` blue, ``R`` red, ``D`` dark, ``Y`` yellow, ``W`` white
-10-12 ``M0_R1_S0`` further codes kept as raw strings (bob reads ``R1`` as "may be published" for subjects < 100)
-====  ==========  =============================================================================================
+=====  ============  =============================================================================================
+ #     example       meaning
+=====  ============  =============================================================================================
+ 1     ``MY``        gender (``F``/``M``) and age group (``Y`` young, ``M`` middle-aged, ``O`` old)
+ 2     ``000064``    subject id
+ 3     ``IEU+00``    lighting ``I`` + source (``E`` ambient, ``F`` fluorescent, ``L`` incandescent) + elevation
+                     (``U`` +45, ``M`` 0, ``D`` -45 degrees) + azimuth (``-90`` .. ``+90``)
+ 4     ``PM+00``     pose ``P`` + the subject looks ``U`` up, ``M`` into the camera, ``D`` down + camera azimuth
+                     (``+00``, ``±22``, ``±45``, ``±67``; ``±15``, ``±30`` also occur)
+ 5     ``EN``        expression: ``N`` neutral, ``L`` laughing, ``F`` frowning, ``S`` surprise, ``C`` eyes closed,
+                     ``O`` mouth open
+ 6     ``A0``        accessory: ``0`` none, ``1``-``3`` three hats, ``4``-``6`` three pairs of glasses
+ 7     ``D0``        camera distance (``0``-``2``)
+ 8     ``T0``        session / time (``0``-``2``; the Aging subset)
+ 9     ``BB``        background: ``B`` blue, ``R`` red, ``D`` dark, ``Y`` yellow, ``W`` white
+10-12  ``M0_R1_S0``  further codes kept as raw strings (bob reads ``R1`` as "may be published" for subjects < 100)
+=====  ============  =============================================================================================
 
 The see-another-you accessory experiment uses 7 accessory states (none, 3 hats, 3 glasses), the first 350
 subjects for training and the next 88 for testing, and all ordered pairs of the same person with a different
@@ -76,7 +76,7 @@ CASPEAL_ACCESSORIES: tuple[str, ...] = ("none", "hat_1", "hat_2", "hat_3", "glas
 """Accessory code ``A<k>`` -> name (index ``k``), as in ``bob.db.caspeal``."""
 
 CASPEAL_EXPRESSIONS: dict[str, str] = {"N": "neutral", "L": "laughing", "F": "frowning", "S": "surprise",
-                                       "C": "eyes_closed", "O": "mouth_open"}
+                                        "C": "eyes_closed", "O": "mouth_open"}
 """Expression letter (``E<x>``) -> name."""
 
 CASPEAL_LIGHTING_SOURCES: dict[str, str] = {"E": "ambient", "F": "fluorescent", "L": "incandescent"}
@@ -194,26 +194,26 @@ def parse_caspeal_name(filename: str) -> CASPEALName:
     fields = stem.split("_")
     if len(fields) != 12:
         raise ValueError(f"{filename!r} is not a CAS-PEAL-R1 file name: {len(fields)} fields separated by '_', "
-                         f"12 expected, as in {_CONVENTION}")
+                          f"12 expected, as in {_CONVENTION}")
     parsed = []
     for (label, pattern), value in zip(_FIELDS.items(), fields[:9]):
         match = pattern.match(value)
         if not match:
             raise ValueError(f"{filename!r}: the {label} field is {value!r}; expected {_EXPECTED[label]} "
-                             f"(convention: {_CONVENTION})")
+                              f"(convention: {_CONVENTION})")
         parsed.append(match.groups())
     (gender, age), (subject,), (l_src, l_elev, l_az), (p_elev, p_az), (expr,), (acc,), (dist,), (sess,), (bg,) = parsed
     return CASPEALName(gender, age, int(subject), l_src, l_elev, int(l_az), p_elev, int(p_az), expr, int(acc),
-                       int(dist), int(sess), bg, (fields[9], fields[10], fields[11]))
+                        int(dist), int(sess), bg, (fields[9], fields[10], fields[11]))
 
 
 _MATCHABLE = ("subject", "pose", "lighting", "expression", "distance", "session", "background")
 
 
 def caspeal_accessory_pairs(records: Sequence[CASPEALName],
-                            mode: Literal["permutations", "from_none"] = "permutations",
-                            match: Sequence[str] = ("subject", "pose", "lighting", "expression")
-                            ) -> list[tuple[int, int]]:
+                             mode: Literal["permutations", "from_none"] = "permutations",
+                             match: Sequence[str] = ("subject", "pose", "lighting", "expression")
+                             ) -> list[tuple[int, int]]:
     """Accessory pairs: the same person (and conditions) with a different accessory.
 
     Args:
@@ -297,10 +297,10 @@ class CASPEAL(Dataset):
         for folder, _, files in os.walk(self.root):
             for file in files:
                 if not _SHAPE.match(file):
-                    continue
+                     continue
                 record = parse_caspeal_name(os.path.join(folder, file))
                 if all(getattr(record, field) in allowed for field, allowed in filters.items()):
-                    found.append((record, Path(folder) / file))
+                     found.append((record, Path(folder) / file))
         if not found:
             raise DatasetNotFoundError(
                 f"no CAS-PEAL-R1 image (named like {_CONVENTION}) under {self.root}"
@@ -324,7 +324,7 @@ class CASPEAL(Dataset):
         return sorted({r.subject for r in self.records})
 
     def accessory_pairs(self, mode: Literal["permutations", "from_none"] = "permutations",
-                        match: Sequence[str] = ("subject", "pose", "lighting", "expression")) -> list[tuple[int, int]]:
+                         match: Sequence[str] = ("subject", "pose", "lighting", "expression")) -> list[tuple[int, int]]:
         """Accessory pairs over this dataset's images (see :func:`caspeal_accessory_pairs`)."""
         return caspeal_accessory_pairs(self.records, mode, match)
 

@@ -7,17 +7,17 @@ binary attributes and 5 landmarks. CNIA and DIAT train and evaluate on it.
 Why not ``torchvision.datasets.CelebA``? It checks the MD5 of every annotation file, so it refuses a subset (a
 few thousand images for a laptop), and its Google-Drive download often fails. This module reads the files itself:
 
-==================================  ==========================================================================
-file                                format (whitespace-separated, right-aligned columns, CRLF or LF)
-==================================  ==========================================================================
-``list_attr_celeba.txt``            line 1: image count; line 2: the 40 attribute names; then
-                                    ``000001.jpg -1  1  1 -1 ...`` (40 values in {-1, 1}; -1 = absent)
-``list_landmarks_align_celeba.txt`` line 1: count; line 2: ``lefteye_x lefteye_y ... rightmouth_y``; then
-                                    ``000001.jpg   69  109  106  113   77  142   73  152  108  154``
-``list_eval_partition.txt``         no header: ``000001.jpg 0`` (0 = train, 1 = valid, 2 = test)
-``identity_CelebA.txt``             no header: ``000001.jpg 2880`` (identity 1..10177); optional
-``img_align_celeba/``               ``000001.jpg`` .. ``202599.jpg``, 178x218 JPEG
-==================================  ==========================================================================
+===================================  ==========================================================================
+file                                 format (whitespace-separated, right-aligned columns, CRLF or LF)
+===================================  ==========================================================================
+``list_attr_celeba.txt``             line 1: image count; line 2: the 40 attribute names; then
+                                     ``000001.jpg -1  1  1 -1 ...`` (40 values in {-1, 1}; -1 = absent)
+``list_landmarks_align_celeba.txt``  line 1: count; line 2: ``lefteye_x lefteye_y ... rightmouth_y``; then
+                                     ``000001.jpg   69  109  106  113   77  142   73  152  108  154``
+``list_eval_partition.txt``          no header: ``000001.jpg 0`` (0 = train, 1 = valid, 2 = test)
+``identity_CelebA.txt``              no header: ``000001.jpg 2880`` (identity 1..10177); optional
+``img_align_celeba/``                ``000001.jpg`` .. ``202599.jpg``, 178x218 JPEG
+===================================  ==========================================================================
 
 Subsets are fine: the rows of ``list_attr_celeba.txt`` whose image exists define the dataset (the count on line 1
 is not enforced), and the other files need a row for each of those images. The Kaggle mirror's CSV versions
