@@ -31,6 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Hashable, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -227,12 +228,17 @@ def read_image(path: PathLike, expected_size: Optional[tuple[int, int]] = None, 
     return array
 
 
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """Convert an ``(H, W, 3)`` or ``(H, W)`` ``uint8`` array to a ``(C, H, W)`` float tensor in ``[0, 1]``."""
+def image_to_tensor(image: np.ndarray, grayscale: bool = False) -> torch.Tensor:
+    """Convert an ``(H, W, 3)`` or ``(H, W)`` ``uint8`` array to a ``(C, H, W)`` float tensor in ``[0, 1]``.
+
+    With ``grayscale=True`` an RGB image becomes ``(1, H, W)`` (ITU-R BT.601 luma, as OpenCV computes it).
+    """
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, C) or (H, W) uint8 array, got shape {image.shape} {image.dtype}")
+    if grayscale and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None]
     chw = np.ascontiguousarray(image.transpose(2, 0, 1))  # (C, H, W)
     if not chw.flags.writeable:  # torch.from_numpy warns about read-only arrays
         chw = chw.copy()

@@ -41,7 +41,8 @@ import torch
 from torch.utils.data import Dataset
 
 from facekit.data.haar import eye_face_crops
-from facekit.data.synth_dataset import SynthFaces, image_to_tensor, split_identities
+from facekit.data._common import image_to_tensor
+from facekit.data.synth_dataset import SynthFaces, split_identities
 from facekit.data.synthfaces import (
     ATTRIBUTES,
     GLASSES_STYLES,

@@ -29,11 +29,11 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from facekit.data._common import image_to_tensor
 from facekit.data.synthfaces import (
     ATTRIBUTES,
     GLASSES_STYLES,
@@ -51,7 +51,6 @@ __all__ = [
     "SPLITS",
     "RANDOM_ATTRIBUTES",
     "split_identities",
-    "image_to_tensor",
     "SynthFaces",
 ]
 
@@ -106,13 +105,6 @@ def split_identities(n_identities: int, split: str = "train", seed: int = 0,
     cuts = np.round(np.cumsum(f / f.sum()) * n_identities).astype(int)
     parts = {"train": order[:cuts[0]], "val": order[cuts[0]:cuts[1]], "test": order[cuts[1]:]}
     return np.sort(parts[split]).astype(np.int64)
-
-
-def image_to_tensor(image: np.ndarray, grayscale: bool = False) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float tensor in [0, 1] (``(1, H, W)`` grey when ``grayscale``)."""
-    if grayscale:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
 def _choices(value: Any, name: str, default: Sequence[Any], valid: Callable[[Any], bool], hint: str) -> tuple:
