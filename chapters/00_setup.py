@@ -93,19 +93,67 @@ b = torch.rand(3)
 print(a, "equal after reseeding:", torch.equal(a, b))
 
 # %% [markdown]
-# ## Data and weights
+# ## Data
 #
-# Downloaded datasets and weights live under `FACEKIT_HOME` (printed above as `cache`). On this machine:
+# `FACEKIT_DATA` picks the dataset (`synth` unless you say otherwise). SynthFaces is built in: a procedural face
+# renderer, so there is nothing to download. The real datasets live under `FACEKIT_HOME/data/<name>` (printed
+# above as `cache`); each row below says whether it is installed here and, if not, where to get it.
 
 # %%
-from facekit.config import cache_dir
+from facekit.data import CATALOG, dataset_status
 
-print("FACEKIT_HOME =", cache_dir(create=False))
+for name, where in dataset_status().items():
+    print(f"{name:9s} {where:14s}" + ("" if where != "not installed" else f"  get it: {CATALOG[name].get_it}"))
+
+# %% [markdown]
+# ## Pretrained networks
+#
+# CNIA and DIAT measure faces through VGG-Face {cite:p}`parkhi2015vggface`; the eye-to-face paper through VGG19
+# {cite:p}`simonyan2015vgg`. Their weights cannot ship with facekit (size and licence) and are never downloaded
+# behind your back: put the file in the folder named below, or, with network (Colab), ask for the download with
+# `hub.load(name, download=True)`.
+# A network trained on SynthFaces ships inside the package and stands in for VGG-Face offline.
+
+# %%
+from facekit import hub
+
+for name, entry in hub.REGISTRY.items():
+    state = "available" if hub.available(name) else f"missing: put {entry.filename} in {hub.search_paths(name)[0].parent}"
+    print(f"{name:14s} {state}")
+
+# %% [markdown]
+# Asking for a missing file gives one error that says what to do:
+
+# %%
+try:
+    hub.load("vgg_face")
+except hub.WeightsNotFoundError as err:
+    print(err)
+
+# %% [markdown]
+# ## A first face
+#
+# Everything offline in this course runs on SynthFaces. One call renders a face (an identity is an integer) with
+# its 68 landmarks; change an attribute and only that attribute changes. Chapter 1 shows the dataset in full.
+
+# %%
+import matplotlib.pyplot as plt
+
+from facekit.data import render
+from facekit.viz import image_grid, show_landmarks
+
+face = render(identity=7, size=128)
+with_glasses = render(identity=7, attributes={"Eyeglasses": 1}, size=128)
+turned = render(identity=7, yaw=30.0, light=4, size=128)
+fig = image_grid([face["image"], with_glasses["image"], turned["image"]], ncols=3,
+                 titles=["identity 7", "+ Eyeglasses", "yaw 30, light 4"], cell_size=2.2)
+plt.show()
 
 # %% [markdown]
 # ## Summary
 #
 # - `FACEKIT_PROFILE` scales every chapter; `FACEKIT_DATA` picks the dataset; `FACEKIT_HOME` holds downloads.
+# - Missing data or weights never fail silently: the error names the file, where to get it and where to put it.
 # - `facekit.about()` tells you what is in use; `facekit.seed_everything` makes a run repeatable.
 #
 # **Try it:** set `FACEKIT_PROFILE=smoke` before starting Jupyter and re-run this chapter: the image size and

@@ -791,3 +791,18 @@ def test_identity_pairs() -> None:
 def test_celeba_partition_reader_accepts_lf_and_blank_trailing_lines(tmp_path: Path) -> None:
     path = write_text(tmp_path / "list_eval_partition.txt", ["000001.jpg 0", "000002.jpg 2", "", ""], "\n")
     assert read_celeba_partition(path) == {"000001.jpg": 0, "000002.jpg": 2}
+
+
+def test_dataset_status_finds_installed_folders(tmp_path, monkeypatch) -> None:
+    from facekit.config import DATASETS
+    from facekit.data.catalog import CATALOG, dataset_status
+
+    monkeypatch.setenv("FACEKIT_HOME", str(tmp_path))
+    status = dataset_status()
+    assert set(status) == set(DATASETS) == set(CATALOG)
+    assert status["synth"] == "built in" and status["celeba"] == "not installed"
+    (tmp_path / "data" / "celeba").mkdir(parents=True)
+    (tmp_path / "data" / "celeba" / "list_attr_celeba.txt").write_text("0\n")
+    assert dataset_status("celeba")["celeba"] == str(tmp_path / "data" / "celeba")
+    with pytest.raises(ValueError, match="synth, celeba"):
+        dataset_status("imagenet")

@@ -6,6 +6,10 @@
 * **Pair builders** (:mod:`facekit.data.pairs`): the papers' data protocols (pose pairs, accessory pairs,
   occluded-eyes pairs, eye-to-face pairs, DIAT's guided and input sets, CNIA's guided pool).
 * **Haar cascades** (:mod:`facekit.data.haar`): OpenCV face and eye detection and the eye-to-face crops.
+* **Real datasets**, read by our own loaders (subsets accepted, every file problem named with its line):
+  :mod:`~facekit.data.celeba`, :mod:`~facekit.data.lfw`, :mod:`~facekit.data.ffhq`, and the file-name parsers of
+  the licensed :mod:`~facekit.data.multipie` and :mod:`~facekit.data.caspeal`; :func:`dataset_status` says which
+  are installed.
 
 Example:
     >>> from facekit.data import SynthFaces, render, ATTRIBUTES
@@ -13,6 +17,23 @@ Example:
     (64, 64, 3)
 """
 
+from facekit.data._common import (
+    AnnotationFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    FacekitDataError,
+    ImageReadError,
+    ImageSizeError,
+    identity_pairs,
+    image_to_tensor,
+    read_image,
+)
+from facekit.data.caspeal import CASPEAL, CASPEAL_ACCESSORIES, caspeal_accessory_pairs, parse_caspeal_name
+from facekit.data.catalog import CATALOG, dataset_status
+from facekit.data.celeba import CELEBA_ATTRIBUTES, CelebA, download_celeba, read_celeba_attributes
+from facekit.data.ffhq import FFHQ
+from facekit.data.lfw import LFW, LFW_ATTRIBUTES, read_lfw_attributes, read_lfw_pairs
+from facekit.data.multipie import MULTIPIE_CAMERA_YAW, MULTIPIE_POSES_7, MultiPIE, multipie_pose_pairs, parse_multipie_name
 from facekit.data.haar import (
     EyeFaceCrops,
     HaarUnavailableError,
@@ -84,4 +105,34 @@ __all__ = [
     "detect_faces",
     "eye_face_crops",
     "load_cascade",
+    # real datasets
+    "CATALOG",
+    "dataset_status",
+    "FacekitDataError",
+    "DatasetNotFoundError",
+    "AnnotationFormatError",
+    "ImageReadError",
+    "ImageSizeError",
+    "DownloadError",
+    "read_image",
+    "image_to_tensor",
+    "identity_pairs",
+    "CelebA",
+    "CELEBA_ATTRIBUTES",
+    "download_celeba",
+    "read_celeba_attributes",
+    "LFW",
+    "LFW_ATTRIBUTES",
+    "read_lfw_attributes",
+    "read_lfw_pairs",
+    "FFHQ",
+    "MultiPIE",
+    "MULTIPIE_POSES_7",
+    "MULTIPIE_CAMERA_YAW",
+    "parse_multipie_name",
+    "multipie_pose_pairs",
+    "CASPEAL",
+    "CASPEAL_ACCESSORIES",
+    "parse_caspeal_name",
+    "caspeal_accessory_pairs",
 ]
