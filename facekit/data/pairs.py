@@ -73,7 +73,8 @@ __all__ = [
 class RenderSpec:
     """One SynthFaces image: the arguments of :func:`~facekit.data.synthfaces.render` (hashable, for caching).
 
-    ``attributes`` is a sorted tuple of ``(name, value)`` items.
+    ``attributes`` is a sorted tuple of ``(name, value)`` items (:attr:`overrides` gives them as a dict);
+    ``background`` is the backdrop seed (``None``: the identity's own).
     """
 
     identity: int
@@ -81,16 +82,23 @@ class RenderSpec:
     yaw: float = 0.0
     pitch: float = 0.0
     light: int = 0
+    background: Optional[int] = None
 
     @classmethod
     def make(cls, identity: int, attributes: Optional[Mapping[str, Any]] = None, yaw: float = 0.0,
-             pitch: float = 0.0, light: int = 0) -> "RenderSpec":
-        return cls(int(identity), tuple(sorted((attributes or {}).items())), float(yaw), float(pitch), int(light))
+             pitch: float = 0.0, light: int = 0, background: Optional[int] = None) -> "RenderSpec":
+        return cls(int(identity), tuple(sorted((attributes or {}).items())), float(yaw), float(pitch), int(light),
+                   None if background is None else int(background))
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The attribute overrides as a dict."""
+        return dict(self.attributes)
 
     def render(self, size: int) -> dict[str, Any]:
         """Render this spec at ``size`` (see :func:`~facekit.data.synthfaces.render`)."""
-        return render(self.identity, dict(self.attributes), yaw=self.yaw, pitch=self.pitch, light=self.light,
-                      size=size)
+        return render(self.identity, self.overrides, yaw=self.yaw, pitch=self.pitch, light=self.light, size=size,
+                      background=self.background)
 
 
 class PairDataset(Dataset):

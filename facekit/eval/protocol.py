@@ -23,10 +23,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+
+from facekit.data.pairs import RenderSpec
 
 __all__ = [
     "RenderSpec",
@@ -64,18 +66,6 @@ HAT_CLASSES: tuple[str, ...] = ("none", "cap", "beanie", "fedora")
 """Classes of the oracle's hat-type head (0 = no hat)."""
 
 _HAIR = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
-
-
-@dataclass(frozen=True)
-class RenderSpec:
-    """Everything :func:`facekit.data.synthfaces.render` needs for one sample (except the size)."""
-
-    identity: int
-    attributes: Dict[str, Any] = field(default_factory=dict)
-    yaw: float = 0.0
-    pitch: float = 0.0
-    light: int = 0
-    background: Optional[int] = None
 
 
 def random_overrides(rng: np.random.Generator, identity: int, p_trait: float = 0.15) -> Dict[str, Any]:
@@ -136,11 +126,11 @@ def random_specs(
     for ident in identities:
         for k in range(per_identity):
             if clean:
-                specs.append(RenderSpec(int(ident)))
+                specs.append(RenderSpec.make(int(ident)))
                 continue
             rng = np.random.default_rng([int(seed), int(ident), k])
             specs.append(
-                RenderSpec(
+                RenderSpec.make(
                     identity=int(ident),
                     attributes=random_overrides(rng, int(ident), p_trait),
                     yaw=float(rng.uniform(-45, 45)),
@@ -227,36 +217,35 @@ def edit_pairs(identities: Sequence[int], per_identity: int, seed: int = 0, p_po
         sources = random_specs([ident], per_identity, seed=seed)
         for k, src in enumerate(sources):
             rng = np.random.default_rng([int(seed), ident, k, 7])
-            base = resolve_attributes(ident, src.attributes)
+            base = resolve_attributes(ident, src.overrides)
             while True:
                 name = str(ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))])
                 value = 1 - int(base[name])
-                edited = {key: v for key, v in src.attributes.items() if key not in _CLASHES.get(name, ()) and key != name}
+                edited = {key: v for key, v in src.overrides.items() if key not in _CLASHES.get(name, ()) and key != name}
                 edited[name] = value
                 if _valid(ident, edited):
                     break
             yaw = float(rng.uniform(-45, 45)) if rng.random() < p_pose else src.yaw
-            same = RenderSpec(ident, edited, yaw, src.pitch, src.light, src.background)
+            same = RenderSpec.make(ident, edited, yaw, src.pitch, src.light, src.background)
             while True:
                 other_id = ids[int(rng.integers(len(ids)))]
                 if other_id == ident:
                     continue
-                states = {key: v for key, v in src.attributes.items() if key in STATE_ATTRIBUTES or key in STYLE_KEYS}
+                states = {key: v for key, v in src.overrides.items() if key in STATE_ATTRIBUTES or key in STYLE_KEYS}
                 states = {key: v for key, v in states.items() if key not in _CLASHES.get(name, ()) and key != name}
                 states[name] = value
                 if _valid(other_id, states):
                     break
-            other = RenderSpec(other_id, states, yaw, src.pitch, src.light, src.background)
+            other = RenderSpec.make(other_id, states, yaw, src.pitch, src.light, src.background)
             out.append(EditPair(src, same, other, name))
     return out
 
 
 def _render_one(args: tuple) -> tuple:
-    from facekit.data.synthfaces import ATTRIBUTES, render
+    from facekit.data.synthfaces import ATTRIBUTES
 
     spec, size = args
-    out = render(spec.identity, spec.attributes, yaw=spec.yaw, pitch=spec.pitch, light=spec.light, size=size,
-                 background=spec.background)
+    out = spec.render(size)
     a = out["attributes"]
     vec = np.array([float(a[n]) for n in ATTRIBUTES], np.float32)
     glasses = GLASSES_CLASSES.index(a["glasses_style"]) if a["Eyeglasses"] else 0
