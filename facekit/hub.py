@@ -140,7 +140,7 @@ register(
         name="synthface_net",
         filename="synthface_net.pt",
         url=None,  # ships in facekit/weights/, made by scripts/train_synthface_net.py
-        sha256=None,
+        sha256="608c448a2b06a4fa4d3fb08c70ceae60edd442862135e1cc562d18b75b926309",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.nn:SynthFaceNet",
         description="SynthFaceNet (trained on SynthFaces identities, shipped with facekit)",

@@ -1,0 +1,512 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. Seeing faces through a CNN
+#
+# **What you will learn:**
+#
+# - what the layers of a face-recognition network respond to, from edges and colours in the first block to parts
+#   of the face deeper in;
+# - the *content* (perceptual) loss of CNIA {cite:p}`li2016cnia`, eq. (1), and its gradient, eq. (2), written by
+#   hand and checked numerically against autograd and `facekit.losses`;
+# - **feature inversion**: how much of a face one layer keeps, by reconstructing the face from that layer's
+#   features alone, starting from a blank image (CNIA section 4.3.1, Table 1 and Fig. 6, after
+#   {cite:t}`mahendran2015inverting`);
+# - what the total-variation weight $\gamma$ does to such a reconstruction (CNIA section 4.3.2, Fig. 7).
+#
+# **Paper:** *Convolutional Network for Attribute-driven and Identity-preserving Human Face Generation* (CNIA),
+# sections 3.1 (perceptual loss), 3.2 (the TV regulariser in eq. (7)) and 4.3 (which layer, which $\gamma$).
+# CNIA computes every loss on VGG-Face {cite:p}`parkhi2015vggface`, a VGG-16 {cite:p}`simonyan2015vgg` trained to
+# recognise 2,622 people; the same idea of comparing images through a network's features drives neural style
+# transfer {cite:p}`gatys2016style` and the perceptual losses of {cite:t}`johnson2016perceptual`.
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:  # install facekit on Colab only
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q",
+         "facekit[landmarks] @ git+https://github.com/facekit-course/facekit@main"],
+        check=True,
+    )
+
+import facekit
+
+facekit.about();
+
+# %% [markdown]
+# ## Settings and the face network
+#
+# Every scale-dependent setting comes from `by_profile`: tiny images and a few steps in the `smoke` profile (the
+# test suite), 64-pixel faces in `cpu` (the offline book), and the paper's 224 pixels in `gpu`.
+#
+# `face_network()` returns VGG-Face when its weights are on the machine (download them once, see chapter 0) and
+# otherwise **SynthFaceNet**, the stand-in that ships with facekit: the same VGG-16 layout (layers `conv1_1` to
+# `conv5_3`, so every layer name of the paper exists in it) at a quarter of the width, trained by
+# `scripts/train_synthface_net.py` to tell SynthFaces identities apart. The line it prints says which one this
+# page uses; every figure and number below comes from that network.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+from tqdm.auto import tqdm
+
+from facekit import by_profile, get_device, seed_everything
+from facekit.data import SynthFaces
+from facekit.losses import content_loss, content_loss_grad, total_variation
+from facekit.nn import FeatureExtractor, SynthFaceNet, face_network
+from facekit.viz import image_grid, loss_curves
+
+seed_everything(0)
+device = get_device()
+
+size = by_profile(smoke=32, cpu=64, gpu=224)  # image side in pixels (VGG-Face's native size is 224)
+steps = by_profile(smoke=10, cpu=150, gpu=1000)  # optimisation steps of one feature inversion
+n_faces = by_profile(smoke=1, cpu=4, gpu=8)  # faces reconstructed per layer (the table averages over them)
+sweep = [0.0, 1.0, 4.0, 16.0, 64.0, 256.0]
+tv_weights = by_profile(smoke=[0.0, 16.0], cpu=sweep, gpu=sweep)  # the TV weights gamma of the Fig. 7 sweep
+
+net = face_network(device=device)  # prints which network is in use
+print(f"{size} px images, {steps} steps per inversion, {n_faces} faces per layer, device {device}")
+
+
+def ordinal(n):
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def md_table(header, rows):
+    """A Markdown table from a header and rows (the numbers are formatted by the caller)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
+
+
+# %% [markdown]
+# ### The paper's layer names
+#
+# CNIA counts convolutional layers: "conv2_1 (3rd)" is the 3rd convolution of the network. facekit accepts both
+# the name and that 1-based index; an index (and the name `reluB_K`) means the feature map **after** the ReLU,
+# which is what the paper uses: its eq. (2) is zero where $F < 0$, i.e. the features are rectified. (`convB_K`
+# in facekit is the map before its ReLU.) Here are the layers of this chapter with the shape of their maps for one
+# face of our size:
+
+# %%
+ds = SynthFaces("test", size=size)  # test identities: never seen when SynthFaceNet was trained
+face = ds[0]["image"][None].to(device)  # (1, 3, H, W) in [0, 1]
+probe = [1, 3, 4, 5, 6, 8, 11]
+shapes = net.extract(face, probe)
+display(md_table(["paper", "facekit name", "feature map (C, H, W)"],
+                 [[f"{net.conv_layers[l - 1]} ({ordinal(l)} conv)", name, tuple(f.shape[1:])]
+                  for l, (name, f) in zip(probe, shapes.items())]))
+
+# %% [markdown]
+# ## What the layers respond to
+#
+# A convolutional layer is a stack of *channels*, each a map that is large where its filter finds its pattern. We
+# show, for the first layer of each block, the four channels that respond most strongly (largest mean activation)
+# to a SynthFaces face, as heat maps (yellow = strong). Early maps are sharp and follow edges and colour regions;
+# after each 2x2 max-pooling the maps are half as large and respond to larger, more face-specific structures.
+
+# %%
+block_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+
+def top_channel_maps(image, layers, k=4):
+    """For each layer: the k channels with the largest mean activation, as RGB heat maps (H, W, 3)."""
+    with torch.no_grad():
+        feats = net.extract(image, layers)
+    out = []
+    for name in layers:
+        f = feats[name][0]  # (C, H, W)
+        best = f.mean((1, 2)).argsort(descending=True)[:k]
+        for c in best:
+            m = f[c].cpu().numpy()
+            m = (m - m.min()) / (m.max() - m.min() + 1e-8)
+            out.append(plt.cm.viridis(m)[..., :3])
+    return out
+
+
+def activation_figure(image, title):
+    maps = top_channel_maps(image, block_layers)
+    cells = []
+    for r in range(len(block_layers)):
+        cells += [image[0]] + maps[4 * r: 4 * r + 4]
+    return image_grid(cells, ncols=5, row_labels=block_layers, cell_size=1.3, suptitle=title)
+
+
+activation_figure(face, "a SynthFaces test face: input, then the 4 strongest channels of each block");
+
+# %% [markdown]
+# The same network on a real photograph: the astronaut portrait that ships with scikit-image (Eileen Collins,
+# NASA, public domain), cropped to the head and resized to our image size. A network trained only on
+# procedural faces still finds edges and colour regions in a photo. The table after the figure compares, layer by
+# layer, the share of units that are active (> 0) and their mean value on the two images.
+
+# %%
+from skimage import data as skdata
+from skimage.transform import resize
+
+astronaut = skdata.astronaut()[20:240, 130:350]  # (220, 220, 3) uint8, the head
+photo = torch.from_numpy(resize(astronaut, (size, size), anti_aliasing=True)).permute(2, 0, 1)[None]
+photo = photo.float().to(device)  # (1, 3, H, W) in [0, 1]
+activation_figure(photo, "the astronaut photo through the same network");
+
+# %%
+with torch.no_grad():
+    fa, fp = net.extract(face, block_layers), net.extract(photo, block_layers)
+rows = []
+for name in block_layers:
+    rows.append([name, f"{(fa[name] > 0).float().mean():.2f}", f"{(fp[name] > 0).float().mean():.2f}",
+                 f"{fa[name].mean():.3f}", f"{fp[name].mean():.3f}"])
+display(md_table(["layer", "active share (SynthFace)", "active share (photo)", "mean (SynthFace)",
+                  "mean (photo)"], rows))
+
+# %% [markdown]
+# ### Deeper layers know who it is
+#
+# The last layers of a face network are trained to separate people, so two photos of one person should be closer
+# there than photos of two people, whatever the pose, light or accessories. SynthFaces makes this easy to test: we
+# render three test identities, each frontal, turned by 30 degrees under another light, and with glasses (the last
+# two in front of another backdrop, so the background gives nothing away), and compare their descriptors by cosine
+# similarity (SynthFaceNet's identity embedding; for VGG-Face, the channel means of `relu5_3`, normalised).
+# `bench/features.py` measures the same over thousands of pairs (ROC AUC).
+
+# %%
+import torch.nn.functional as F
+
+
+def descriptor(images):
+    with torch.no_grad():
+        if isinstance(net, SynthFaceNet):  # its trained identity embedding
+            return net.embedding(images)
+        return F.normalize(net.extract(images, ["relu5_3"])["relu5_3"].mean((2, 3)), dim=1)
+
+
+def view(i, attributes=None, **changes):
+    """Test item i re-rendered with other attributes / yaw / light / backdrop (everything else equal)."""
+    spec = ds.spec(i)
+    spec["attributes"] = {**spec["attributes"], **(attributes or {})}
+    spec.update(changes)
+    return ds.render(spec)["image"]
+
+
+views = []
+for i in range(3):  # each person: as in the data set; turned and lit from the side; with glasses (new backdrops)
+    views += [view(i), view(i, yaw=30.0, light=5, background=100 + i), view(i, {"Eyeglasses": 1}, background=200 + i)]
+views = torch.stack(views).to(device)  # (9, 3, H, W): person 0 x 3, person 1 x 3, person 2 x 3
+emb = descriptor(views)
+sim = (emb @ emb.T).cpu().numpy()  # (9, 9) cosine similarities
+who = np.repeat(np.arange(3), 3)
+same = (who[:, None] == who[None, :]) & ~np.eye(9, dtype=bool)
+diff = who[:, None] != who[None, :]
+image_grid(list(views), ncols=9, cell_size=1.0, titles=[f"person {p}" for p in who]);
+print(f"mean cosine similarity, same person (other pose, light, glasses): {sim[same].mean():.3f}")
+print(f"mean cosine similarity, different people:                      {sim[diff].mean():.3f}")
+print("lowest same-person similarity above the highest different-person one:", bool(sim[same].min() > sim[diff].max()))
+
+# %% [markdown]
+# ## The content loss, CNIA eq. (1)
+#
+# Let $\phi$ be the network and $\phi_l(I)$ the feature map of its $l$-th convolutional layer for an image $I$,
+# with $C_l$ channels of $H_l \times W_l$ values. CNIA compares a generated image $\hat I$ with a reference $I$ by
+# the squared error of their features, divided by the size of the map:
+#
+# $$\ell_{content}^{\phi,l}(\hat{I}, I) = \frac{1}{2C_l H_l W_l} \|\phi_l(\hat{I}) - \phi_l(I)\|_F^2 \qquad (1)$$
+#
+# Two images that are close in this loss need not be close pixel by pixel: the features only keep what the
+# network has learned to look at. A teaching version first, then the library's:
+
+# %%
+def my_content_loss(f_hat, f):
+    """CNIA eq. (1) for ONE image: f_hat, f are feature maps (1, C, H, W)."""
+    _, C, H, W = f.shape
+    return ((f_hat - f) ** 2).sum() / (2 * C * H * W)
+
+
+glasses = ds.counterfactual(0, {"Eyeglasses": 1})["image"][None].to(device)  # the same person, with glasses
+other = ds[1]["image"][None].to(device)  # another person
+layer = "relu3_1"  # CNIA's choice ("conv3_1", section 4.3.1)
+with torch.no_grad():
+    f_ref, f_gl, f_other = (net.extract(x, [layer])[layer] for x in (face, glasses, other))
+mine = my_content_loss(f_gl, f_ref)
+lib = content_loss(f_gl, f_ref)
+print(f"eq. (1) at {layer}: teaching version {mine:.6f}, facekit.losses.content_loss {lib:.6f}, "
+      f"equal: {torch.allclose(mine, lib)}")
+
+# %% [markdown]
+# How far is the same face *with glasses* from the reference, compared with *another person*? The ratio of the two
+# losses says how much of the difference between two people a pair of glasses makes, layer by layer; CNIA
+# chooses its layer by this trade-off (section 4.3.1): a layer where an edit costs little but identity costs a lot.
+
+# %%
+table_layers = ["relu1_1", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu4_1", "relu5_1"]
+with torch.no_grad():
+    feats = net.extract(torch.cat([face, glasses, other]), table_layers)
+rows = []
+for name in table_layers:
+    f = feats[name]
+    to_glasses, to_other = content_loss(f[1:2], f[:1]), content_loss(f[2:3], f[:1])
+    rows.append([name, f"{to_glasses:.4g}", f"{to_other:.4g}", f"{to_glasses / to_other:.3g}"])
+display(md_table(["layer", "loss to the same face with glasses", "loss to another person", "ratio"], rows))
+
+# %% [markdown]
+# ## Its gradient, CNIA eq. (2)
+#
+# Write $F^l_{i,j,k}(\hat I)$ for the value at position $(j, k)$ of channel $i$ of the map. The derivative of
+# eq. (1) with respect to the feature map is
+#
+# $$\frac{\partial \ell_{content}^{\phi,l}(\hat{I}, I)}{\partial F_{i,j,k}^l(\hat{I})} =
+# \begin{cases} \frac{1}{C_l H_l W_l} (F_{i,j,k}^l(\hat{I}) - F_{i,j,k}^l(I))
+# & \text{if } F_{i,j,k}^l(\hat{I}) \geq 0 \\
+# 0 & \text{if } F_{i,j,k}^l(\hat{I}) < 0 \end{cases} \qquad (2)$$
+#
+# The second case is the ReLU: read $F(\hat I)$ as the map *before* the ReLU (the pre-activation; in SynthFaceNet
+# that is the batch-norm output `bn3_1`, in VGG-Face the convolution `conv3_1`) and $\phi_l = \max(F, 0)$; where
+# the pre-activation is negative, the ReLU blocks the gradient. From there, back-propagation through the lower
+# layers gives the gradient with respect to the image. We check eq. (2) three ways, in double precision: against
+# autograd, against `facekit.losses.content_loss_grad`, and against finite differences of eq. (1).
+
+# %%
+def my_content_loss_grad(F_hat, phi_ref):
+    """CNIA eq. (2): F_hat is the pre-activation of I-hat (1, C, H, W), phi_ref the rectified map of I."""
+    _, C, H, W = F_hat.shape
+    return torch.where(F_hat >= 0, (F_hat - phi_ref) / (C * H * W), torch.zeros_like(F_hat))
+
+
+pre = net.layer_names[net.layer_names.index(layer) - 1]  # the stage just before the ReLU
+with torch.no_grad():
+    maps = net.extract(torch.cat([glasses, face]), [pre, layer])
+F_hat = maps[pre][:1].double().requires_grad_(True)  # F(I-hat), before the ReLU
+phi_ref = maps[layer][1:].double()  # phi_l(I), after the ReLU
+loss = my_content_loss(F_hat.clamp(min=0), phi_ref)  # eq. (1) on the rectified map
+loss.backward()
+g_eq2 = my_content_loss_grad(F_hat.detach(), phi_ref)
+print(f"pre-activation stage: {pre!r}; share of negative entries (gradient 0): {(F_hat < 0).float().mean():.2f}")
+print(f"max |autograd - eq. (2)|:                   {(F_hat.grad - g_eq2).abs().max():.2e}")
+print(f"max |facekit content_loss_grad - eq. (2)|:  "
+      f"{(content_loss_grad(F_hat.detach(), phi_ref) - g_eq2).abs().max():.2e}")
+
+# finite differences on a few entries: 6 where the ReLU is open and the gradient is not 0, 2 where it is closed
+gen = torch.Generator().manual_seed(0)
+flat, g_flat = F_hat.detach().flatten(), g_eq2.flatten()
+open_ = torch.nonzero((flat > 1e-3) & (g_flat.abs() > 0)).flatten()
+closed = torch.nonzero(flat < -1e-3).flatten()
+picks = torch.cat([open_[torch.randperm(len(open_), generator=gen)[:6]],
+                   closed[torch.randperm(len(closed), generator=gen)[:2]]])
+eps = 1e-6
+rows = []
+for idx in picks.tolist():
+    up, down = flat.clone(), flat.clone()
+    up[idx] += eps
+    down[idx] -= eps
+    fd = float((my_content_loss(up.view_as(F_hat).clamp(min=0), phi_ref)
+                - my_content_loss(down.view_as(F_hat).clamp(min=0), phi_ref)) / (2 * eps))
+    analytic = float(g_flat[idx])
+    err = f"{abs(fd - analytic) / abs(analytic):.1e}" if analytic != 0 else f"{abs(fd):.1e} (absolute)"
+    rows.append([idx, f"{float(flat[idx]):+.3f}", f"{analytic:+.4e}", f"{fd:+.4e}", err])
+display(md_table(["entry", "F (pre-ReLU)", "eq. (2)", "finite difference", "relative error"], rows))
+
+# %% [markdown]
+# Back-propagated to the pixels, the gradient shows *where* the loss wants the image to change. Between the face
+# with glasses ($\hat I$) and without ($I$), it should gather around the glasses:
+
+# %%
+x = glasses.clone().requires_grad_(True)
+ext = FeatureExtractor(net, [layer])
+with torch.no_grad():
+    target = ext(face)[layer]
+content_loss(ext(x)[layer], target).backward()
+g = x.grad[0].abs().sum(0).cpu().numpy()  # (H, W)
+heat = plt.cm.magma(g / g.max())[..., :3]
+image_grid([face[0], glasses[0], heat], ncols=3, cell_size=2.2,
+           titles=["reference I", "I-hat (glasses)", f"|d loss / d pixel| at {layer}"]);
+
+# %% [markdown]
+# ## Feature inversion: how much of the face does one layer keep? (CNIA Table 1, Fig. 6)
+#
+# CNIA generates a face by gradient descent on the pixels, starting from a blank image (its Algorithm 1). Keep
+# only its identity term, eq. (6), $\ell_{id}(\hat I) = \ell_{content}^{\phi,l}(\hat I, I_r)$, and the TV
+# regulariser of eq. (7), and you get **feature inversion** {cite:p}`mahendran2015inverting`: the image whose
+# layer-$l$ features match those of the reference $I_r$,
+#
+# $$\hat{I} = \arg \min_{\hat{I}}\; \ell_{content}^{\phi, l}(\hat I, I_r) + \gamma\, \ell_{TV}(\hat{I}).$$
+#
+# What comes back is what the layer keeps of the face. CNIA's Table 1 runs its full model (with the attribute
+# term for "with glasses") on conv2_1, conv2_2, conv3_1 and conv3_2 and reports the squared error between the
+# generated and the reference face. We run the inversion alone, on the same four layers, with
+# `facekit.methods.invert_features` (printed below; `bench/features.py` runs the same function): Adam on the pixels (the paper uses plain gradient descent), a cosine-decaying step, pixels
+# clamped to $[0, 1]$, a mid-grey start, and $\ell_{TV}$ as `facekit.losses.total_variation(normalized=True)`
+# ($\beta = 2$, averaged over pixels).
+
+# %%
+import inspect
+
+from facekit.methods.inversion import invert_features, squared_error_255
+
+signature, _docstring, body = inspect.getsource(invert_features).split('    """', 2)
+print(signature + body.lstrip("\n"))  # the code that runs below; help(invert_features) shows its docstring
+
+# %%
+paper_layers = {"conv2_1": 3, "conv2_2": 4, "conv3_1": 5, "conv3_2": 6}  # CNIA Table 1: the 3rd to 6th conv
+faces = torch.stack([ds[i]["image"] for i in range(n_faces)]).to(device)  # (n_faces, 3, H, W)
+results, curves = {}, {}
+with tqdm(total=len(paper_layers) * steps, desc="feature inversion") as bar:
+    for name, index in paper_layers.items():  # the index resolves to the ReLU output: 3 -> relu2_1
+        recon, history = invert_features(net, index, faces, steps, progress=bar)
+        results[name] = (recon, squared_error_255(recon, faces))
+        curves[name] = history
+
+image_grid([faces[0]] + [results[n][0][0] for n in paper_layers], ncols=5, cell_size=2.0,
+           titles=["reference"] + [f"from {n} ({net.resolve_layer(i)})" for n, i in paper_layers.items()],
+           suptitle="Faces reconstructed from one layer (cf. CNIA Fig. 6)");
+loss_curves(curves, title="inversion loss (eq. (1) + gamma TV)");
+
+# %% [markdown]
+# The squared error depends on the image size (a sum over all pixels): the paper's faces are 224 x 224, ours are
+# smaller, so we compare the **mean squared error per value** (0-255 scale), and the error of each layer
+# **relative to conv2_1**. The paper's numbers are those of its Table 1.
+
+# %%
+paper_sse = {"conv2_1": 1.65e8, "conv2_2": 1.73e8, "conv3_1": 2.95e8, "conv3_2": 3.44e8}  # CNIA Table 1
+paper_values = 224 * 224 * 3
+ours_mse = {n: float(results[n][1].mean()) / faces[0].numel() for n in paper_layers}
+paper_mse = {n: paper_sse[n] / paper_values for n in paper_layers}
+rows = []
+for i, n in enumerate(paper_layers):
+    rows.append([f"{n} ({ordinal(i + 3)})", f"{paper_sse[n] / 1e8:.2f}",
+                 f"{paper_mse[n]:.0f}", f"{paper_mse[n] / paper_mse['conv2_1']:.2f}",
+                 f"{float(results[n][1].mean()):.3g}", f"{ours_mse[n]:.0f}",
+                 f"{ours_mse[n] / ours_mse['conv2_1']:.2f}"])
+display(md_table(["layer", "paper: square error (x1e8)", "paper: MSE", "paper: / conv2_1",
+                  f"ours: square error ({size} px)", "ours: MSE", "ours: / conv2_1"], rows))
+
+names = list(paper_layers)
+grows = [ours_mse[b] > ours_mse[a] for a, b in zip(names, names[1:])]
+jumps = {f"{a} -> {b}": ours_mse[b] / ours_mse[a] for a, b in zip(names, names[1:])}
+biggest = max(jumps, key=jumps.get)
+print(f"network: {net.description}")
+print(f"our error grows from each layer to the next: {grows} (the paper's does at every step)")
+print(f"our largest step: {biggest} (x{jumps[biggest]:.2f}); the paper's: conv2_2 -> conv3_1 "
+      f"(x{paper_mse['conv3_1'] / paper_mse['conv2_2']:.2f})")
+
+# %% [markdown]
+# **Does the trend reproduce, and why (not)?** Read the two lines above the table. The paper's conclusion is that
+# the deeper the layer, the larger the error: "semantic perceptual loss modeled on lower convolutional layer could
+# reconstruct the reference face more accurately". The mechanism is one every VGG-shaped network shares, ours
+# included: each layer mixes a wider neighbourhood into each value, and between conv2_2 and conv3_1 sits a 2x2
+# max-pooling, which halves the resolution of the map and discards *where exactly* inside each 2x2 cell a feature
+# fired. Pixel-exact detail becomes harder to recover, so the reconstruction drifts further from the reference.
+# In the paper the pooling makes the largest step by far (conv2_1 and conv2_2 are almost equal); the second line
+# says where ours is.
+#
+# The figure shows a second thing the error table only hints at: in our run the deeper reconstructions also lose the
+# *colours* of the face (compare the skin and the hair with the reference), while its layout survives. A network
+# trained to recognise people under many lights learns to ignore colour and brightness (SynthFaceNet was even
+# trained with brightness and contrast jitter); CNIA makes the same observation about VGG-Face, and adds a colour
+# transfer to its model for that reason (its section 3.3).
+#
+# The absolute numbers are not comparable, for four reasons: (1) the paper's error is that of its *full* model,
+# whose attribute term deliberately adds glasses, so part of its error is the edit, while ours is a pure
+# reconstruction; (2) the network: VGG-Face at 224 pixels versus, here, whatever `face_network()` printed above (a
+# narrow network trained on procedural faces at 64 pixels, unless VGG-Face weights are present); (3) the optimiser
+# and the number of steps (Adam for the number of steps printed at the top; deeper layers converge more slowly, so a
+# short budget widens the gap between layers); (4) $\gamma$ and the form of $\ell_{TV}$, which CNIA does not give
+# (we use $\gamma = 16$ for every layer). On Colab with the VGG-Face weights, the `gpu` profile runs this cell at
+# 224 pixels for 1000 steps, closer to the paper.
+
+# %% [markdown]
+# ## The weight of the TV regulariser (CNIA Fig. 7)
+#
+# The gradient that reaches the pixels from a deep layer is noisy: many images share the same features, and
+# nothing in eq. (1) prefers a smooth one. $\ell_{TV}$ penalises differences between neighbouring pixels,
+#
+# $$\ell_{TV}(\hat I) = \sum_{c,i,j} \left((\hat I_{c,i,j+1} - \hat I_{c,i,j})^2
+# + (\hat I_{c,i+1,j} - \hat I_{c,i,j})^2\right)^{\beta/2},$$
+#
+# with $\beta = 2$ as in {cite:t}`mahendran2015inverting` (facekit divides it by the number of terms, so one
+# $\gamma$ works at every image size). CNIA reports that with $\gamma = 0$ the face is noisy and with a large
+# $\gamma$ over-smooth (its Fig. 7). We reconstruct one face from conv3_1 (CNIA's layer) with several $\gamma$:
+
+# %%
+tv_results = {}
+with tqdm(total=len(tv_weights) * steps, desc="TV sweep") as bar:
+    for gamma in tv_weights:
+        recon, _ = invert_features(net, paper_layers["conv3_1"], faces[:1], steps, tv_weight=gamma, progress=bar)
+        tv_results[gamma] = recon
+image_grid([faces[0]] + [tv_results[g][0] for g in tv_weights], ncols=len(tv_weights) + 1, cell_size=2.0,
+           titles=["reference"] + [f"gamma = {g:g}" for g in tv_weights],
+           suptitle="Reconstruction from conv3_1 with several TV weights (cf. CNIA Fig. 7)");
+tv_mse = {g: float(squared_error_255(tv_results[g], faces[:1])) / faces[0].numel() for g in tv_weights}
+display(md_table(["gamma", "MSE to the reference (0-255)", "TV of the result (x1e3)"],
+                 [[f"{g:g}", f"{tv_mse[g]:.0f}", f"{1e3 * float(total_variation(tv_results[g], normalized=True)):.2f}"]
+                  for g in tv_weights]))
+print(f"TV of the reference face (x1e3): {1e3 * float(total_variation(faces[:1], normalized=True)):.2f}")
+best = min(tv_mse, key=tv_mse.get)
+inside = best not in (tv_weights[0], tv_weights[-1])
+print(f"lowest error at gamma = {best:g}; at neither end of the sweep: {inside}")
+
+# %% [markdown]
+# The TV of the reference is a yardstick: a result far above it is noisy, one far below it has lost its detail.
+# Where is the lowest error (printed above)? CNIA's Fig. 7 suggests between the two extremes: detail that the
+# layer does not keep is better left flat than filled with noise, but too much smoothing blurs what it does keep. Turn
+# the slider to compare the reconstructions at full size (the figure above is the static version of the same
+# results; in the rendered book the slider needs a running kernel).
+
+# %%
+import ipywidgets as widgets
+
+
+def show_gamma(gamma):
+    fig = image_grid([faces[0], tv_results[gamma][0]], ncols=2, cell_size=3.0,
+                     titles=["reference", f"from conv3_1, gamma = {gamma:g}"])
+    plt.show()
+
+
+widgets.interact(show_gamma, gamma=widgets.SelectionSlider(options=tv_weights, value=tv_weights[len(tv_weights) // 2],
+                                                           description="gamma"));
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Deeper still.** Add `"conv4_1": 8` and `"conv5_1": 11` to `paper_layers`. CNIA uses only the first
+#    layers of VGG-Face and leaves the deeper ones out "due to their poor performance on image reconstruction"
+#    (section 3.1): does your table agree?
+# 2. **Another start.** Start the inversion from uniform noise instead of mid-grey. Which layers still return
+#    a face, and does the error table change order?
+# 3. **Sharper TV.** Use `total_variation(x, beta=1.0, normalized=True)` (the classic, edge-preserving TV) in
+#    `invert` and redo the $\gamma$ sweep. Are the edges of the eyes and the hair sharper at the same error?
+# 4. **A real face.** Invert the astronaut photo (`photo`) from `conv2_1` and `conv3_1`. The network has never
+#    seen a real face: what does it keep of one?
+# 5. **On Colab.** With the VGG-Face weights in place, run the chapter in the `gpu` profile and compare the
+#    error table with the paper's, now at the paper's image size and network.
+#
+# ## Summary
+#
+# - A face network's layers go from sharp, local responses (edges, colour regions) to coarse maps that respond to
+#   parts of the face; its last layers separate identities.
+# - CNIA's content loss, eq. (1), is the squared feature difference of one layer divided by $2C_lH_lW_l$; its
+#   gradient, eq. (2), is the feature difference gated by the ReLU; autograd, `facekit.losses` and finite
+#   differences agree with it.
+# - Inverting one layer's features shows what that layer keeps: the deeper the layer, the further the
+#   reconstruction from the reference, which is why CNIA's identity term uses a middle layer (conv3_1): deep
+#   enough to tolerate an edit, shallow enough to keep the face.
+# - The TV weight $\gamma$ trades noise against blur.
+#
+# The chapters that follow put the attribute term back and edit faces with this loss.
