@@ -24,8 +24,8 @@ sync: $(STAMP)
 
 book: $(STAMP)
 	$(VENV)/bin/jupytext --sync chapters/[0-9]*.py
-	rm -rf _build/html
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter-book build . --warningiserror --keep-going --path-output .
+	# --all: re-read (and so re-execute) every page, also when only facekit/ changed (DESIGN.md section 6)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter-book build . --all --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
 
 test: $(STAMP)

@@ -1,18 +1,15 @@
 """Pair builders: the four papers' data protocols, built on SynthFaces.
 
-=========================  ==================================================================  ==========================
-builder                    protocol                                                            paper
-=========================  ==================================================================  ==========================
-:func:`pose_pairs`         same person and light, two different poses (MultiPIE's 7 yaws)      *Learning to see another
-                                                                                               you*, sec. 4.1
-:func:`accessory_pairs`    same person without / with glasses or a hat, 7 states (CAS-PEAL)    see-another-you, sec. 4.2
-:func:`occluded_eyes_pairs` a black bar over the eyes -> the full face                         see-another-you, sec. 4.3
-:func:`eye_face_pairs`     Haar face, then Haar eyes inside it; exactly 1 face and 2 eyes;     *From an Eye to a Face*
-                           eye crop 32x32 -> face 128x128, two pairs per image
-:func:`attribute_sets`     guided set (with the attribute) and input set (without), different  DIAT, sec. 3 and 4
-                           identities
-:func:`guided_pool`        images with given attributes, with labels and 68 landmarks          CNIA, sec. 3.2
-=========================  ==================================================================  ==========================
+* :func:`pose_pairs`: same person and light, two different poses (MultiPIE's 7 yaws); *Learning to see another
+  you*, sec. 4.1.
+* :func:`accessory_pairs`: same person without / with glasses or a hat, 7 states (CAS-PEAL); see-another-you,
+  sec. 4.2.
+* :func:`occluded_eyes_pairs`: a black bar over the eyes -> the full face; see-another-you, sec. 4.3.
+* :func:`eye_face_pairs`: Haar face, then Haar eyes inside it; exactly 1 face and 2 eyes; eye crop 32x32 -> face
+  128x128, two pairs per image; *From an Eye to a Face*.
+* :func:`attribute_sets`: guided set (with the attribute) and input set (without), different identities; DIAT,
+  sec. 3 and 4.
+* :func:`guided_pool`: images with given attributes, with labels and 68 landmarks; CNIA, sec. 3.2.
 
 The paired builders return a :class:`PairDataset` whose items are ``{"source", "target", "source_code",
 "target_code", ...}``: the two images and the one-hot attribute codes (the papers' :math:`C_X`, :math:`C_Y`).

@@ -281,7 +281,7 @@ def record(
     """Append (or replace) a row in the shared results file and save it; what a chapter calls after scoring.
 
     Args:
-        method, attribute, scores, **extra: as in :meth:`ResultsTable.add` (``data=``, ``profile=`` included).
+        method, attribute, scores, extra: as in :meth:`ResultsTable.add` (``data=``, ``profile=`` included).
         path: the JSON file (default :func:`default_results_path`).
 
     Returns:
