@@ -64,6 +64,36 @@ def test_same_arguments_same_pixels() -> None:
     assert not np.array_equal(a["image"], render(11, **{**kwargs, "light": 8})["image"])  # another light
 
 
+_OUTPUT_ARRAYS = ("image", "landmarks", "visible", "mask")
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_caches_do_not_leak_between_renders(size: int) -> None:
+    # render caches an identity's geometry, hair and backdrop: A, then B, then A again must give A's exact output
+    kwargs = dict(attributes={"Smiling": 1, "Eyeglasses": 1, "glasses_style": "round", "Wearing_Hat": 1,
+                              "hat_style": "beanie"}, yaw=-30.0, pitch=5.0, light=4, size=size)
+    first = render(31, **kwargs)
+    other = render(32, **{**kwargs, "attributes": {"Smiling": 0}, "yaw": 15.0})  # another person, fills the caches
+    again = render(31, **kwargs)
+    for key in _OUTPUT_ARRAYS:
+        assert np.array_equal(first[key], again[key]), key
+        assert first[key].dtype == again[key].dtype and first[key] is not again[key]
+    assert first["attributes"] == again["attributes"]
+    assert not np.array_equal(first["image"], other["image"])
+
+    # the returned arrays are the caller's own: writing into them must not change the next render
+    before = {key: again[key].copy() for key in _OUTPUT_ARRAYS}
+    for key in _OUTPUT_ARRAYS:
+        assert again[key].flags.writeable, key
+        again[key][...] = 0
+    again["attributes"]["Smiling"] = 0
+    later = render(31, **kwargs)
+    for key in _OUTPUT_ARRAYS:
+        assert np.array_equal(later[key], before[key]), key
+    assert later["attributes"]["Smiling"] == 1
+    assert np.array_equal(render(32, **{**kwargs, "attributes": {"Smiling": 0}, "yaw": 15.0})["image"], other["image"])
+
+
 def test_identity_parameters() -> None:
     p, q = identity_params(5), identity_params(5)
     assert p is q  # cached
