@@ -26,10 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import os
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Hashable, Optional, Sequence, Union
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -356,3 +358,49 @@ def identity_pairs(identities: Sequence[Hashable], num_same: int, num_different:
 
     different = draw(num_different, pick_different)
     return [(i, j, True) for i, j in same] + [(i, j, False) for i, j in different]
+
+
+def scan_named_files(
+    root: Path,
+    pattern: "re.Pattern[str]",
+    parse: Callable[[str], Any],
+    filters: Mapping[str, Any],
+    dataset: str,
+    convention: str,
+    layout: str,
+    howto: str,
+) -> tuple[list[Any], list[Path]]:
+    """Walk ``root`` for files whose names match ``pattern``, parse each, keep those that pass ``filters``.
+
+    The licensed datasets (Multi-PIE, CAS-PEAL-R1) encode everything in their file names; this is their shared scan.
+
+    Args:
+        root: the dataset folder (it must exist).
+        pattern: a compiled regex the file name must match.
+        parse: file path -> a record with attributes named as the keys of ``filters``.
+        filters: ``{field: allowed values}``; ``None`` values are ignored (no filter on that field).
+        dataset, convention, layout, howto: for the error message when nothing is found.
+
+    Returns:
+        ``(records, paths)``, sorted by file name then path.
+
+    Raises:
+        DatasetNotFoundError: no file matches (the message shows the naming convention, layout and how to get it).
+    """
+    active = {field: set(values) for field, values in filters.items() if values is not None}
+    found: list[tuple[Any, Path]] = []
+    for folder, _, files in os.walk(root):
+        for file in files:
+            if not pattern.match(file):
+                continue
+            record = parse(os.path.join(folder, file))
+            if all(getattr(record, field) in allowed for field, allowed in active.items()):
+                found.append((record, Path(folder) / file))
+    if not found:
+        raise DatasetNotFoundError(
+            f"no {dataset} image (named like {convention}) under {root}"
+            + (f" matching the filters {active}" if active else "")
+            + "\nExpected layout:\n" + "\n".join("    " + line for line in layout.splitlines())
+            + "\n" + howto)
+    found.sort(key=lambda item: (item[1].name, str(item[1])))
+    return [r for r, _ in found], [p for _, p in found]

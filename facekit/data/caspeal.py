@@ -59,6 +59,7 @@ from facekit.data._common import (
     image_to_tensor,
     parse_size,
     read_image,
+    scan_named_files,
 )
 
 __all__ = [
@@ -290,26 +291,15 @@ class CASPEAL(Dataset):
             raise DatasetNotFoundError(
                 f"CAS-PEAL-R1 root folder not found: {self.root}\nExpected layout:\n"
                 + "\n".join("    " + line for line in CASPEAL_LAYOUT.splitlines()) + "\n" + CASPEAL_HOWTO)
-        filters = {field: set(values) for field, values in (
-            ("subject", subjects), ("accessory", accessories), ("pose", poses), ("lighting", lightings),
-            ("expression", expressions)) if values is not None}
-        found: list[tuple[CASPEALName, Path]] = []
-        for folder, _, files in os.walk(self.root):
-            for file in files:
-                if not _SHAPE.match(file):
-                     continue
-                record = parse_caspeal_name(os.path.join(folder, file))
-                if all(getattr(record, field) in allowed for field, allowed in filters.items()):
-                     found.append((record, Path(folder) / file))
-        if not found:
-            raise DatasetNotFoundError(
-                f"no CAS-PEAL-R1 image (named like {_CONVENTION}) under {self.root}"
-                + (f" matching the filters {filters}" if filters else "")
-                + "\nExpected layout:\n" + "\n".join("    " + line for line in CASPEAL_LAYOUT.splitlines())
-                + "\n" + CASPEAL_HOWTO)
-        found.sort(key=lambda item: (item[0].subject, item[1].name, str(item[1])))
-        self.records: list[CASPEALName] = [r for r, _ in found]
-        self.paths: list[Path] = [p for _, p in found]
+        filters = {"subject": subjects, "accessory": accessories, "pose": poses, "lighting": lightings,
+                   "expression": expressions}
+        self.records: list[CASPEALName]
+        self.paths: list[Path]
+        self.records, self.paths = scan_named_files(self.root, _SHAPE, parse_caspeal_name, filters, "CAS-PEAL-R1",
+                                                    _CONVENTION, CASPEAL_LAYOUT, CASPEAL_HOWTO)
+        order = sorted(range(len(self.records)), key=lambda i: self.records[i].subject)  # stable: by subject first
+        self.records = [self.records[i] for i in order]
+        self.paths = [self.paths[i] for i in order]
         self.center_crop = center_crop
         self.size = parse_size(size)
         self.grayscale = grayscale

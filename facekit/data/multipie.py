@@ -56,6 +56,7 @@ from facekit.data._common import (
     image_to_tensor,
     parse_size,
     read_image,
+    scan_named_files,
 )
 
 __all__ = [
@@ -248,26 +249,12 @@ class MultiPIE(Dataset):
             unknown = [c for c in cameras if c not in MULTIPIE_CAMERA_YAW]
             if unknown:
                 raise ValueError(f"unknown camera code(s) {unknown}; use {' '.join(MULTIPIE_CAMERA_YAW)}")
-        filters = {field: set(values) for field, values in (
-            ("session", sessions), ("recording", recordings), ("camera", cameras),
-            ("illumination", illuminations), ("subject", subjects)) if values is not None}
-        found: list[tuple[MultiPIEName, Path]] = []
-        for folder, _, files in os.walk(self.root):
-            for file in files:
-                if not _NAME.match(file):
-                    continue
-                record = parse_multipie_name(os.path.join(folder, file))
-                if all(getattr(record, field) in allowed for field, allowed in filters.items()):
-                    found.append((record, Path(folder) / file))
-        if not found:
-            raise DatasetNotFoundError(
-                f"no Multi-PIE image (named like {_CONVENTION}) under {self.root}"
-                + (f" matching the filters {filters}" if filters else "")
-                + "\nExpected layout:\n" + "\n".join("    " + line for line in MULTIPIE_LAYOUT.splitlines())
-                + "\n" + MULTIPIE_HOWTO)
-        found.sort(key=lambda item: (item[0].name, str(item[1])))
-        self.records: list[MultiPIEName] = [r for r, _ in found]
-        self.paths: list[Path] = [p for _, p in found]
+        filters = {"session": sessions, "recording": recordings, "camera": cameras,
+                   "illumination": illuminations, "subject": subjects}
+        self.records: list[MultiPIEName]
+        self.paths: list[Path]
+        self.records, self.paths = scan_named_files(self.root, _NAME, parse_multipie_name, filters, "Multi-PIE", _CONVENTION,
+                                                    MULTIPIE_LAYOUT, MULTIPIE_HOWTO)
         self.center_crop = center_crop
         self.size = parse_size(size)
         self.grayscale = grayscale
