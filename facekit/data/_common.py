@@ -397,10 +397,8 @@ def scan_named_files(
             if all(getattr(record, field) in allowed for field, allowed in active.items()):
                 found.append((record, Path(folder) / file))
     if not found:
-        raise DatasetNotFoundError(
-            f"no {dataset} image (named like {convention}) under {root}"
-            + (f" matching the filters {active}" if active else "")
-            + "\nExpected layout:\n" + "\n".join("    " + line for line in layout.splitlines())
-            + "\n" + howto)
+        headline = f"no {dataset} image (named like {convention}) under {root}"
+        raise DatasetNotFoundError(_missing_message(headline + (f" matching the filters {active}" if active else ""),
+                                                    layout, howto))
     found.sort(key=lambda item: (item[1].name, str(item[1])))
     return [r for r, _ in found], [p for _, p in found]

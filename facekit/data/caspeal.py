@@ -52,7 +52,6 @@ from torch.utils.data import Dataset
 
 from facekit.config import cache_dir
 from facekit.data._common import (
-    DatasetNotFoundError,
     PathLike,
     center_box,
     crop_and_resize,
@@ -60,6 +59,7 @@ from facekit.data._common import (
     parse_size,
     read_image,
     scan_named_files,
+    require_dir,
 )
 
 __all__ = [
@@ -287,10 +287,7 @@ class CASPEAL(Dataset):
                  center_crop: Optional[int] = None, size: Union[int, tuple[int, int], None] = None,
                  grayscale: bool = False, transform: Optional[Callable] = None) -> None:
         self.root = Path(root).expanduser() if root is not None else cache_dir("data", create=False) / "caspeal"
-        if not self.root.is_dir():
-            raise DatasetNotFoundError(
-                f"CAS-PEAL-R1 root folder not found: {self.root}\nExpected layout:\n"
-                + "\n".join("    " + line for line in CASPEAL_LAYOUT.splitlines()) + "\n" + CASPEAL_HOWTO)
+        require_dir(self.root, "CAS-PEAL-R1 root folder", CASPEAL_LAYOUT, CASPEAL_HOWTO)
         filters = {"subject": subjects, "accessory": accessories, "pose": poses, "lighting": lightings,
                    "expression": expressions}
         self.records: list[CASPEALName]

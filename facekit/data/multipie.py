@@ -49,7 +49,6 @@ from torch.utils.data import Dataset
 
 from facekit.config import cache_dir
 from facekit.data._common import (
-    DatasetNotFoundError,
     PathLike,
     center_box,
     crop_and_resize,
@@ -57,6 +56,7 @@ from facekit.data._common import (
     parse_size,
     read_image,
     scan_named_files,
+    require_dir,
 )
 
 __all__ = [
@@ -241,10 +241,7 @@ class MultiPIE(Dataset):
                  center_crop: Optional[int] = None, size: Union[int, tuple[int, int], None] = None,
                  grayscale: bool = False, transform: Optional[Callable] = None) -> None:
         self.root = Path(root).expanduser() if root is not None else cache_dir("data", create=False) / "multipie"
-        if not self.root.is_dir():
-            raise DatasetNotFoundError(
-                f"Multi-PIE root folder not found: {self.root}\nExpected layout:\n"
-                + "\n".join("    " + line for line in MULTIPIE_LAYOUT.splitlines()) + "\n" + MULTIPIE_HOWTO)
+        require_dir(self.root, "Multi-PIE root folder", MULTIPIE_LAYOUT, MULTIPIE_HOWTO)
         if cameras is not None:
             unknown = [c for c in cameras if c not in MULTIPIE_CAMERA_YAW]
             if unknown:
