@@ -17,7 +17,7 @@ Where :func:`find` looks, in order:
 Example:
     >>> from facekit import hub
     >>> sorted(hub.REGISTRY)
-    ['synthface_net', 'vgg19', 'vgg_face']
+    ['oracle', 'synthface_net', 'vgg19', 'vgg_face']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
 """
@@ -50,6 +50,7 @@ __all__ = [
     "find",
     "available",
     "sha256sum",
+    "verify",
     "load",
     "pretrained",
     "PACKAGE_WEIGHTS_DIR",
@@ -144,6 +145,19 @@ register(
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.nn:SynthFaceNet",
         description="SynthFaceNet (trained on SynthFaces identities, shipped with facekit)",
+        size="a few MB",
+    )
+)
+
+register(
+    WeightsEntry(
+        name="oracle",
+        filename="oracle.pt",
+        url=None,  # ships in facekit/weights/ with oracle.json beside it, made by scripts/train_oracle.py
+        sha256="2a0feb1d65579c8e245cb5cc8b983689010a2a5a7f5cd8e475b3dabc7e0265b8",
+        licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+        loader="facekit.eval.oracle:OracleNet",
+        description="the SynthFaces oracle, the judge of facekit.eval (load it with facekit.eval.load_oracle)",
         size="a few MB",
     )
 )
@@ -285,6 +299,20 @@ def _check_hash(entry: WeightsEntry, file: Path) -> None:
             f"The download may be incomplete or a different file; download it again from {entry.url or 'the package'} "
             "(or pass check_hash=False if you know this file is right)."
         )
+
+
+def verify(name: str, file: PathLike) -> Path:
+    """Check that ``file`` is the registered weights file ``name`` (its SHA-256, where one is registered).
+
+    Returns:
+        the path, for chaining.
+
+    Raises:
+        WeightsHashError: the file differs from the registered one.
+    """
+    path = Path(file)
+    _check_hash(_entry(name), path)
+    return path
 
 
 def _read_state_dict(file: Path) -> Tuple[Dict[str, Tensor], Dict[str, Any]]:

@@ -311,10 +311,24 @@ def test_dlib_identity_is_available_or_explains() -> None:
 
 @pytest.fixture(scope="module")
 def oracle() -> Oracle:
-    try:
-        return E.load_oracle(device="cpu")
-    except E.OracleNotFoundError:
-        pytest.skip("facekit/weights/oracle.pt not trained yet (python scripts/train_oracle.py)")
+    return E.load_oracle(device="cpu")  # ships with facekit: a missing file is a failure, not a skip
+
+
+def test_the_shipped_oracle_is_registered_and_checked(tmp_path, monkeypatch) -> None:
+    from facekit import hub
+
+    entry = hub.REGISTRY["oracle"]
+    shipped = hub.PACKAGE_WEIGHTS_DIR / entry.filename
+    assert shipped.is_file() and shipped.with_suffix(".json").is_file()
+    assert hub.sha256sum(shipped) == entry.sha256  # the registered hash is the shipped file's
+    # a damaged copy in the facekit cache (searched first) is refused with the hash in the message
+    monkeypatch.setenv("FACEKIT_HOME", str(tmp_path))
+    cached = tmp_path / "weights" / entry.filename
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(shipped.read_bytes()[:-10] + b"0123456789")
+    cached.with_suffix(".json").write_text(shipped.with_suffix(".json").read_text())
+    with pytest.raises(hub.WeightsHashError, match="oracle.pt"):
+        E.load_oracle(device="cpu")
 
 
 def _renders(ids, attributes=None, size=64):

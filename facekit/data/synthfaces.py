@@ -398,22 +398,22 @@ def identity_params(identity: int) -> FaceParams:
         head_scale=u(0.95, 1.05),
         head_width=u(0.94, 1.06),
         face_length=u(0.94, 1.06) * (1.02 if male else 0.98),
-        jaw_width=u(0.9, 1.04) * (1.04 if male else 0.97),
+        jaw_width=u(0.93, 1.03) * (1.04 if male else 0.97),
         jaw_square=u(2.3, 3.1) if male else u(1.8, 2.5),
         eye_spacing=u(0.94, 1.06),
         eye_size=u(0.92, 1.08),
-        eye_open=u(0.85, 1.15),
+        eye_open=u(0.92, 1.08),
         eye_tilt=u(-0.02, 0.05),
         brow_height=u(-0.03, 0.04),
-        brow_thickness=u(0.85, 1.15) * (1.2 if male else 0.9),
-        brow_arch=u(0.6, 1.3),
+        brow_thickness=u(0.9, 1.1) * (1.15 if male else 0.9),
+        brow_arch=u(0.7, 1.0),
         nose_length=u(0.92, 1.08),
-        nose_width=u(0.9, 1.12) * (1.05 if male else 0.95),
-        nose_tip=u(0.92, 1.08),
+        nose_width=u(0.94, 1.06) * (1.03 if male else 0.97),
+        nose_tip=u(0.95, 1.05),
         mouth_width=u(0.9, 1.1),
         mouth_height=u(0.97, 1.03),
-        lip_upper=u(0.8, 1.2) * (0.9 if male else 1.05),
-        lip_lower=u(0.8, 1.2) * (0.9 if male else 1.05),
+        lip_upper=u(0.9, 1.1) * (0.93 if male else 1.03),
+        lip_lower=u(0.9, 1.1) * (0.93 if male else 1.03),
         ear_size=u(0.9, 1.1),
         hairline=u(-0.05, 0.12) if young else u(0.0, 0.25),
         hair_volume=u(0.8, 1.2),
@@ -657,7 +657,7 @@ def _shape(p: FaceParams, a: Mapping[str, Any]) -> _Shape:
 @functools.lru_cache(maxsize=8192)
 def _shape_of(identity: int, chubby: int, male: int, mouth_open: int) -> _Shape:
     p = identity_params(identity)
-    jaw_w = 0.98 * p.jaw_width * (1.08 if chubby else 1.0) * (1.03 if male else 1.0) * p.head_width
+    jaw_w = 0.98 * p.jaw_width * (1.17 if chubby else 1.0) * (1.03 if male else 1.0) * p.head_width
     chin_y = 1.66 * p.face_length + (0.05 if mouth_open else 0.0)
     jaw_p = p.jaw_square + (0.35 if male else 0.0) + (0.3 if chubby else 0.0)
     cranium_c, cranium_r = _cranium(identity)
@@ -726,7 +726,7 @@ _NORMAL_DEPTH_GAIN = _readonly(np.where(np.arange(68) < 17, 1.0, 1.6))  # the ja
 def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Brows 17..21 (image left, outer -> inner) and 22..26 (inner -> outer).
-    arch = 0.075 * p.brow_arch * (1.7 if arched else 1.0) * (0.7 if male else 1.0)
+    arch = 0.075 * p.brow_arch * (2.4 if arched else 1.0) * (0.75 if male else 1.0)
     base = -0.31 - p.brow_height + (0.03 if male else 0.0)
     brow = [(-x * (0.98 + 0.04 * p.eye_spacing), base + arch * h)
             for x, h in ((0.80, 0.55), (0.66, -0.35), (0.50, -1.0), (0.34, -0.8), (0.18, -0.35))]
@@ -739,13 +739,14 @@ def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
 def _nose_points_of(identity: int, big: int, pointy: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Nose: bridge 27..30 (top to tip), lower 31..35 (image left to right).
-    tip_y = 0.58 * p.nose_length * (1.06 if big else 1.0) * (1.04 if pointy else 1.0)
+    tip_y = 0.58 * p.nose_length * (1.1 if big else 1.0) * (1.07 if pointy else 1.0)
     tip_z = 0.98 * p.nose_tip + (0.07 if pointy else 0.0) + (0.05 if big else 0.0)
+    tip_drop = 0.1 if pointy else 0.035  # a pointed nose hangs its tip below the nostrils
     pts += [(0.0, -0.06 + (tip_y + 0.06) * f, 0.66 + (tip_z - 0.66) * f ** 1.2) for f in (0.0, 1 / 3, 2 / 3, 1.0)]
-    nw = 0.19 * p.nose_width * (1.25 if big else 1.0) * (0.9 if pointy else 1.0)
+    nw = 0.19 * p.nose_width * (1.5 if big else 1.0) * (0.72 if pointy else 1.0)
     nb = tip_y + 0.08
     pts += [(fx * nw, nb + dy, z * tip_z / 0.98) for fx, dy, z in
-            ((-1.0, -0.02, 0.62), (-0.5, 0.02, 0.74), (0.0, 0.035, 0.8), (0.5, 0.02, 0.74), (1.0, -0.02, 0.62))]
+            ((-1.0, -0.02, 0.62), (-0.5, 0.02, 0.74), (0.0, tip_drop, 0.8), (0.5, 0.02, 0.74), (1.0, -0.02, 0.62))]
     return _readonly(np.array(pts))  # float64
 
 
@@ -755,7 +756,7 @@ def _eye_points_of(identity: int, narrow: int, smile: int) -> np.ndarray:
     # Eyes 36..41 (subject's right, image left: outer corner, upper-outer, upper-inner, inner corner,
     # lower-inner, lower-outer) and 42..47 (the mirror image: inner corner first).
     ew = 0.40 * p.eye_size
-    eh = 0.15 * p.eye_open * (0.62 if narrow else 1.0) * (0.8 if smile else 1.0)
+    eh = 0.15 * p.eye_open * (0.5 if narrow else 1.0) * (0.85 if smile else 1.0)
     ec, tilt = 0.45 * p.eye_spacing, p.eye_tilt
     up, low = -eh * 0.58, eh * 0.42
     for side in (-1, 1):
@@ -774,11 +775,11 @@ def _mouth_points_of(identity: int, smile: int, mouth_open: int, big_lips: int) 
     # Mouth: outer lip 48..59 (from the image-left corner, over the upper lip, back under the lower lip),
     # inner lip 60..67.
     my = 1.02 * p.mouth_height * p.face_length
-    mw = 0.37 * p.mouth_width * (1.12 if smile else 1.0)
-    lip_scale = 1.35 if big_lips else 1.0
+    mw = 0.37 * p.mouth_width * (1.2 if smile else 1.0)
+    lip_scale = 1.7 if big_lips else 1.0
     lu, ll = 0.085 * p.lip_upper * lip_scale, 0.105 * p.lip_lower * lip_scale
-    gap = (0.09 if mouth_open else 0.0) + (0.035 if smile else 0.0)
-    lift = 0.075 if smile else 0.0
+    gap = (0.15 if mouth_open else 0.0) + (0.06 if smile else 0.0)
+    lift = 0.14 if smile else 0.0
     mouth = [(-mw, -lift), (-0.55 * mw, -lu * 0.85 - 0.5 * lift), (-0.2 * mw, -lu - 0.1 * lift), (0.0, -lu * 0.8),
              (0.2 * mw, -lu - 0.1 * lift), (0.55 * mw, -lu * 0.85 - 0.5 * lift), (mw, -lift),
              (0.55 * mw, gap + ll * 0.8 - 0.3 * lift), (0.2 * mw, gap + ll), (0.0, gap + ll),
@@ -1457,7 +1458,9 @@ def _iris_centres_of(identity: int, narrow: int, smile: int) -> tuple[np.ndarray
 def _draw_brows(pa: _Painter, sc: _Scene) -> None:
     lm, cam, p = sc.lm, sc.cam, sc.p
     colour = _shade(_blend(sc.hair, (40, 30, 24), 0.35 if sc.a["hair_colour"] in ("blond", "gray") else 0.1), 0.85)
-    thick = 0.06 * p.brow_thickness * (1.45 if sc.a["Bushy_Eyebrows"] else 1.0) * cam.scale
+    thick = 0.06 * p.brow_thickness * (1.9 if sc.a["Bushy_Eyebrows"] else 1.0) * cam.scale
+    if sc.a["Bushy_Eyebrows"]:  # dense brows: thicker and darker
+        colour = _shade(colour, 0.7)
     taper = np.array([0.45, 0.8, 1.0, 1.0, 0.9])
     for group in _BROWS:
         brow = lm[group]  # (5, 2), image left to right
@@ -1495,7 +1498,7 @@ def _draw_mouth(pa: _Painter, sc: _Scene) -> None:
         pa.poly(lm_px[60:68], (46, 18, 20))
         # upper teeth: a band under the upper inner lip
         top = lm[[60, 61, 62, 63, 64]]
-        depth = 0.045 * cam.scale if a["Smiling"] else 0.03 * cam.scale
+        depth = 0.06 * cam.scale if a["Smiling"] else 0.035 * cam.scale
         teeth = np.concatenate([top, top[::-1] + np.array([0, depth], np.float32)])
         pa.poly(teeth, (228, 222, 206))
     pa.poly(lm_px[[48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]], _shade(lip, 0.86))  # upper lip
@@ -1517,10 +1520,14 @@ def _draw_wrinkles(pa: _Painter, sc: _Scene) -> None:
             p2 = sc.pts3[corner] + np.array([side * 0.07, 0.05, -0.02], np.float32)
             p1 = (p0 + p2) / 2 + np.array([side * 0.08, 0, 0], np.float32)
             folds.append(cam.project(np.stack([p0, p1, p2])))
-        pa.lines(folds, colour, w)
-    if not a["Young"] and sc.detail:  # forehead lines and crow's feet
-        lines = _forehead_lines_of(sc.p.identity) + _crows_feet_of(sc.p.identity, a["Narrow_Eyes"], a["Smiling"])
-        pa.lines([cam.project(line) for line in lines], colour, w)
+        # age deepens the folds: darker and, below 96 px, wide enough to survive the downsampling
+        aged = not a["Young"]
+        pa.lines(folds, _shade(sc.skin, 0.74) if aged else colour, w if sc.detail or not aged else 2.2 * w)
+    if not a["Young"]:  # forehead lines (at every size) and crow's feet (where fine lines show)
+        lines = list(_forehead_lines_of(sc.p.identity))
+        if sc.detail:
+            lines += _crows_feet_of(sc.p.identity, a["Narrow_Eyes"], a["Smiling"])
+        pa.lines([cam.project(line) for line in lines], colour, w if sc.detail else 1.8 * w)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -1729,13 +1736,17 @@ def _glasses_rims_of(identity: int, narrow: int, smile: int, style: str) -> tupl
 def _draw_earrings(pa: _Painter, sc: _Scene) -> None:
     if not sc.a["Wearing_Earrings"]:
         return
-    for side, (outline, facing) in zip((-1, 1), _ears(sc)):
-        if not facing:
+    for side in (-1, 1):
+        # A stud on the lobe and a drop hanging under it, drawn over hair; hidden only behind a turned head (the
+        # lobe sits at the head's edge, so frontal faces show both).
+        if sc.cam.depth_of(side, 0.0, -0.3) < -0.35:
             continue
-        lobe = sc.cam.project(np.array([side * 1.0 * sc.sh.cranium_r[0] / 1.04, 0.42, -0.3], np.float32))
-        r = 0.06 * sc.cam.scale
-        pa.ellipse(lobe + np.array([0, r], np.float32), (r, r), 0, sc.p.earring_colour, mask=True)
-        pa.ellipse(lobe + np.array([0, r], np.float32) - r * 0.3, (r * 0.35, r * 0.35), 0, (250, 248, 240))
+        lobe = sc.cam.project(np.array([side * 1.02 * sc.sh.cranium_r[0] / 1.04, 0.46, -0.25], np.float32))
+        r = 0.09 * sc.cam.scale
+        pa.ellipse(lobe, (r * 0.8, r * 0.8), 0, sc.p.earring_colour, mask=True)
+        drop = lobe + np.array([0, 2.2 * r], np.float32)
+        pa.ellipse(drop, (r * 0.9, r * 1.4), 0, sc.p.earring_colour, mask=True)
+        pa.ellipse(drop - r * 0.35, (r * 0.35, r * 0.35), 0, (250, 248, 240))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1764,7 +1775,7 @@ def _solids_of(identity: int, key: tuple[int, ...], hair: bool) -> tuple[np.ndar
     nose_len = float(tip[1] - pts[27][1])
     nose_w = float(pts[35][0] - pts[31][0])
     mouth_w = float(pts[54][0] - pts[48][0])
-    cheek = 0.42 * (1.15 if a["Chubby"] else 1.0)
+    cheek = 0.42 * (1.35 if a["Chubby"] else 1.0)
     rows = [  # (cx, cy, cz, rx, ry, rz, tilt about x in degrees)
         (*sh.cranium_c, *sh.cranium_r, 0.0),
         (0.0, 0.5, -0.2, 1.04 * sh.jaw_w, 1.2 * sh.chin_y / 1.66, 0.88, 0.0),
@@ -2023,7 +2034,7 @@ def _tint(sc: _Scene, grid: int, size: int) -> Optional[np.ndarray]:
         blobs.append((c[0], c[1], 0.25 * s * squash, 0.06 * s, (0.2, 0.17, 0.12)))
     if not a["Young"]:  # under-eye bags
         for cx, cy in _eye_centres(sc):
-            blobs.append((cx, cy + 0.12 * s, 0.14 * s * squash, 0.045 * s, (0.1, 0.12, 0.08)))
+            blobs.append((cx, cy + 0.13 * s, 0.16 * s * squash, 0.06 * s, (0.2, 0.24, 0.16)))
     if not blobs:
         return None
     return np.maximum(1.0 - _blob_map(blobs, grid, size / grid), 0.3)

@@ -318,8 +318,14 @@ class Oracle:
 
 
 def oracle_path(path: Union[str, Path, None] = None) -> Tuple[Path, Path]:
-    """The weights file and its metadata: ``path`` (``.pt``; the ``.json`` beside it) or the shipped pair."""
-    pt = Path(path) if path is not None else WEIGHTS_DIR / "oracle.pt"
+    """The weights file and its metadata: ``path`` (``.pt``; the ``.json`` beside it) or, by default, the registered
+    ``"oracle"`` of :mod:`facekit.hub` (the facekit cache first, then the copy shipped in ``facekit/weights/``)."""
+    if path is not None:
+        pt = Path(path)
+    else:
+        from facekit import hub
+
+        pt = next((p for p in hub.search_paths("oracle") if p.is_file()), WEIGHTS_DIR / "oracle.pt")
     return pt, pt.with_suffix(".json")
 
 
@@ -335,6 +341,7 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
 
     Raises:
         OracleNotFoundError: a file is missing (the message says how to make it).
+        facekit.hub.WeightsHashError: the default file (no ``path``) is not the registered ``oracle.pt``.
     """
     pt, meta_file = oracle_path(path)
     for f in (pt, meta_file):
@@ -343,6 +350,10 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
                 f"oracle file {f} not found. The oracle ships with facekit in facekit/weights/; re-create it with "
                 "`python scripts/train_oracle.py` (about 15 minutes on a CPU)."
             )
+    if path is None:  # the registered file: check it is the one its metadata describes
+        from facekit import hub
+
+        hub.verify("oracle", pt)
     meta = json.loads(meta_file.read_text())
     cfg = meta["config"]
     net = OracleNet(
