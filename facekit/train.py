@@ -1,0 +1,795 @@
+"""The shared training loop of facekit: one place for every method that trains a network.
+
+Every trained method of the course (the eye-to-face autoencoder and its conditional WGAN-GP critic, the DIAT
+transform network and its discriminator, the see-another-you encoder-decoder) runs through :class:`Trainer`. The
+method supplies a *step function*; the trainer does the rest:
+
+* it fetches the batch of each step (deterministically, see below) and moves it to the device;
+* it runs ``step_fn(trainer, batch)``, which calls :meth:`Trainer.update` once or more (e.g. ``n_critic`` critic
+  updates, then one generator update) and returns the named loss terms to log;
+* it checks that every loss term is finite *before* it is back-propagated, so a NaN or inf stops training with a
+  :class:`TrainingDiverged` that names the step and the term, while the weights and the checkpoint on disk stay
+  the last good ones;
+* it keeps a :class:`History` of every term at every step and of every evaluation (``eval_fn`` every
+  ``eval_every`` steps), shows a ``tqdm.auto`` progress bar with the latest terms, and saves a checkpoint every
+  ``checkpoint_every`` steps and at the end.
+
+**Exact resume.** A checkpoint holds every model's, optimiser's and scheduler's state, the step, the history, the
+trainer's seed and the random-number states (Python ``random``, NumPy, torch CPU and CUDA). A run interrupted and
+resumed from its checkpoint ends with *the same weights, bit for bit,* as a run that was never interrupted. That
+needs one more thing: the batch of step ``s`` must not depend on how the run got to step ``s``. A ``DataLoader``
+with ``shuffle=True`` draws its order from the global generator as it goes, so after a resume it would replay
+other batches. Here the data order is a pure function of ``(seed, step)``: for a map-style dataset, epoch
+``e = step // steps_per_epoch`` is the permutation ``torch.randperm(len(data), generator=Generator().manual_seed(
+seed * 1_000_003 + e))`` cut into batches (the last incomplete batch is dropped); a callable ``data`` is simply
+called as ``data(step)``. Randomness *inside* the step (dropout, augmentation, the random interpolation of a
+gradient penalty) comes from the global generators, whose states the checkpoint restores. The evaluation hook
+runs on a copy of those states, so turning evaluation on or off does not change the trained weights.
+Bit-for-bit equality holds on the CPU; on a GPU it also needs deterministic kernels
+(``torch.use_deterministic_algorithms(True)``, ``torch.backends.cudnn.benchmark = False``), otherwise a resumed
+run differs from an uninterrupted one only by floating-point noise.
+
+**Step numbering.** Inside ``step_fn``, ``trainer.step`` is the number of steps completed before this one (0 for
+the first step) and is the index passed to :meth:`Trainer.batch`. The history, the checkpoints (``step_000120.pt``
+holds the state after 120 steps), the evaluation records and :class:`TrainingDiverged` number a step by the count
+of completed steps after it (the first step is step 1).
+
+The device comes from :func:`facekit.config.get_device` unless given; a fresh run (step 0) seeds every generator
+with :func:`facekit.config.seed_everything` so that the run is a function of the seed and the initial weights. The
+number of steps is the caller's choice; chapters take it from :func:`facekit.config.by_profile`.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from facekit.train import Trainer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> xs = torch.randn(32, 2)
+    >>> data = torch.utils.data.TensorDataset(xs, xs.sum(1, keepdim=True))
+    >>> def step_fn(trainer, batch):
+    ...     x, y = batch
+    ...     mse = (trainer.models["net"](x) - y).pow(2).mean()
+    ...     return trainer.update("net", {"mse": mse})
+    >>> trainer = Trainer({"net": net}, {"net": opt}, step_fn, data=data, batch_size=8, device="cpu", progress=False)
+    >>> history = trainer.fit(40)
+    >>> trainer.step, len(history)
+    (40, 40)
+    >>> history.last()["mse"] < 0.01
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset, IterableDataset, default_collate
+
+from facekit.config import get_device, seed_everything
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "History",
+    "Trainer",
+    "TrainingDiverged",
+    "load_weights",
+    "save_weights",
+]
+
+CHECKPOINT_FORMAT = "facekit.train/1"
+"""Value of the ``"format"`` entry of every checkpoint written by :class:`Trainer`."""
+
+_CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
+_EPOCH_SEED_MULTIPLIER = 1_000_003
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term (or a gradient) became NaN or inf; training stopped before it touched the weights.
+
+    Attributes:
+        step: the step that diverged, numbered as in the history (the first step is 1).
+        term: the name of the loss term (``"total"`` for a weighted sum that overflowed, ``"grad:<optimizer>"`` for
+            a non-finite gradient).
+        value: the offending value (``nan``, ``inf`` or ``-inf``).
+        checkpoint: the last good checkpoint this trainer saved or loaded, or ``None``.
+        checkpoint_step: the step of that checkpoint, or ``None``.
+    """
+
+    def __init__(
+        self,
+        step: int,
+        term: str,
+        value: float,
+        checkpoint: Optional[Path] = None,
+        checkpoint_step: Optional[int] = None,
+    ) -> None:
+        self.step = int(step)
+        self.term = str(term)
+        self.value = float(value)
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.checkpoint_step = checkpoint_step
+        if self.checkpoint is None:
+            where = "no checkpoint was saved"
+        else:
+            where = f"last good checkpoint: {self.checkpoint}"
+            if checkpoint_step is not None:
+                where += f" (step {checkpoint_step})"
+        if self.term.startswith("grad:"):
+            what = f"the gradient of optimiser {self.term[5:]!r}"
+        else:
+            what = f"loss term {self.term!r}"
+        super().__init__(f"{what} is {self.value} at step {self.step}; training stopped; {where}")
+
+    def __reduce__(self):  # keep the attributes when pickled (e.g. across processes)
+        return (type(self), (self.step, self.term, self.value, self.checkpoint, self.checkpoint_step))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be read, or does not fit the models it is loaded into. The message names the file."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# history
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """Loss terms of every step and the records of every evaluation.
+
+    ``terms[name][i]`` is the value of ``name`` at step ``steps[i]`` (``nan`` where that step did not report the
+    term, e.g. a generator loss logged only every few steps). ``evals`` is a list of dicts, each with a ``"step"``.
+
+    Example:
+        >>> h = History()
+        >>> h.append(1, {"a": 1.0}); h.append(2, {"a": 3.0, "b": 5.0})
+        >>> h.last()
+        {'a': 3.0, 'b': 5.0}
+        >>> h.mean(2)
+        {'a': 2.0, 'b': 5.0}
+    """
+
+    terms: Dict[str, List[float]] = field(default_factory=dict)
+    steps: List[int] = field(default_factory=list)
+    evals: List[Dict[str, float]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def append(self, step: int, values: Mapping[str, float]) -> None:
+        """Record the terms of one step (terms not seen before are back-filled with ``nan``)."""
+        n = len(self.steps)
+        for name in values:
+            if name not in self.terms:
+                self.terms[name] = [math.nan] * n
+        for name, column in self.terms.items():
+            column.append(float(values[name]) if name in values else math.nan)
+        self.steps.append(int(step))
+
+    def mean(self, last: Optional[int] = None) -> Dict[str, float]:
+        """Mean of every term over the last ``last`` steps (all steps when ``None``), ignoring ``nan`` gaps."""
+        if last is not None and last < 1:
+            raise ValueError(f"last must be a positive number of steps, got {last}")
+        out: Dict[str, float] = {}
+        for name, column in self.terms.items():
+            window = column if last is None else column[-last:]
+            finite = [v for v in window if not math.isnan(v)]
+            if finite:
+                out[name] = sum(finite) / len(finite)
+        return out
+
+    def last(self, n: int = 1) -> Dict[str, float]:
+        """The latest value of every term (``n=1``), or the mean over the last ``n`` steps."""
+        return self.mean(n)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain Python containers (what the checkpoint stores)."""
+        return {
+            "terms": {k: list(v) for k, v in self.terms.items()},
+            "steps": list(self.steps),
+            "evals": [dict(e) for e in self.evals],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "History":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            terms={str(k): [float(x) for x in v] for k, v in d.get("terms", {}).items()},
+            steps=[int(s) for s in d.get("steps", [])],
+            evals=[dict(e) for e in d.get("evals", [])],
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    """Move tensors, and tensors inside dicts, lists and tuples (named tuples too), to ``device``."""
+    if isinstance(obj, Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, Mapping):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # named tuple
+        return type(obj)(*(_to_device(v, device) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"a loss term must be a scalar, got a tensor of shape {tuple(value.shape)}")
+        return float(value.detach())
+    return float(value)
+
+
+def _rng_state() -> Dict[str, Any]:
+    algo, keys, pos, has_gauss, cached = np.random.get_state()
+    state: Dict[str, Any] = {
+        "python": random.getstate(),
+        # stored as plain containers and a tensor so that the checkpoint loads with torch.load(weights_only=True)
+        "numpy": (str(algo), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    algo, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((algo, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, random bytes, pickle errors: all mean the same to the user
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            "the file is corrupt or not a torch checkpoint: delete it and resume from an earlier one"
+        ) from err
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
+    return obj
+
+
+def _check_state_dict(model: nn.Module, state: Mapping[str, Tensor], what: str, path: Path) -> None:
+    """Raise CheckpointError (naming the file) unless ``state`` has exactly the keys and shapes of ``model``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and isinstance(state[k], Tensor) and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or shapes:
+
+        def short(items: Sequence[str]) -> str:
+            return ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {short(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {short(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches: {short(shapes)}")
+        raise CheckpointError(f"checkpoint {path} does not fit {what}: " + "; ".join(parts))
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the trainer
+# ----------------------------------------------------------------------------------------------------------------
+
+StepFn = Callable[["Trainer", Any], Optional[Mapping[str, Union[float, Tensor]]]]
+
+
+class Trainer:
+    """Train one or more networks with a user step function; checkpoint, resume exactly, stop on NaN.
+
+    Args:
+        models: the networks to train (and checkpoint), by name, e.g. ``{"G": gen, "D": critic}``. They are moved
+            to ``device`` and put in training mode at the start of :meth:`fit`.
+        optimizers: their optimisers, by name (the name :meth:`update` is called with).
+        step_fn: ``step_fn(trainer, batch) -> {term: value}``. Does one training step: calls
+            :meth:`update` once or more and returns the terms to log (floats or scalar tensors). Returning ``None``
+            logs the terms passed to :meth:`update` during the step.
+        data: a map-style dataset (anything with ``__len__`` and ``__getitem__``) or a callable ``data(step)`` that
+            returns the batch of a step. See :meth:`batch`.
+        batch_size: batch size for a map-style dataset.
+        seed: seeds the data order and, for a fresh run, every random generator.
+        collate_fn: turns a list of samples into a batch (default ``torch.utils.data.default_collate``).
+        device: where models and batches live (default :func:`facekit.config.get_device`).
+        checkpoint_dir: where checkpoints ``step_000120.pt`` go; ``None``: no checkpoints.
+        checkpoint_every: save a checkpoint every this many steps (and at the end of :meth:`fit`).
+        keep: how many of the newest checkpoints to keep in ``checkpoint_dir``.
+        eval_fn: ``eval_fn(trainer) -> {metric: value}``, called with the models in eval mode and on a copy of the
+            random states (so it does not change training); recorded in ``history.evals`` with ``"step"``.
+        eval_every: call ``eval_fn`` every this many steps; ``None``: once, at the end of :meth:`fit`.
+        schedulers: learning-rate schedulers by name; each is stepped once per training step (after ``step_fn``)
+            and checkpointed. Do not step them in ``step_fn`` too.
+        progress: show a ``tqdm.auto`` progress bar.
+        desc: the progress bar's label.
+
+    Attributes:
+        step: the number of completed steps.
+        history: the :class:`History` of this run (restored on resume).
+        device: the ``torch.device`` in use.
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        step_fn: StepFn,
+        *,
+        data: Union[Dataset, Callable[[int], Any]],
+        batch_size: int = 64,
+        seed: int = 0,
+        collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+        device: Optional[Union[torch.device, str]] = None,
+        checkpoint_dir: Optional[Union[str, Path]] = None,
+        checkpoint_every: int = 100,
+        keep: int = 1,
+        eval_fn: Optional[Callable[["Trainer"], Mapping[str, float]]] = None,
+        eval_every: Optional[int] = None,
+        schedulers: Optional[Mapping[str, Any]] = None,
+        progress: bool = True,
+        desc: str = "train",
+    ) -> None:
+        if not models:
+            raise ValueError("models must name at least one nn.Module")
+        for name, model in models.items():
+            if not isinstance(model, nn.Module):
+                raise TypeError(f"models[{name!r}] must be an nn.Module, got {type(model).__name__}")
+        for name, opt in optimizers.items():
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise TypeError(f"optimizers[{name!r}] must be a torch.optim.Optimizer, got {type(opt).__name__}")
+        if isinstance(data, IterableDataset):
+            raise TypeError(
+                "an IterableDataset has no index, so its order cannot be replayed on resume; pass a map-style "
+                "dataset or a callable data(step) -> batch"
+            )
+        self._map_style = hasattr(data, "__len__") and hasattr(data, "__getitem__")
+        if not self._map_style and not callable(data):
+            raise TypeError(
+                f"data must be a map-style Dataset or a callable data(step) -> batch, got {type(data).__name__}"
+            )
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if self._map_style and len(data) < int(batch_size):  # type: ignore[arg-type]
+            raise ValueError(
+                f"the dataset has {len(data)} samples, fewer than one batch of {batch_size}"  # type: ignore[arg-type]
+                " (the last incomplete batch is dropped)"
+            )
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        if int(checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        if int(keep) < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        if eval_every is not None and int(eval_every) < 1:
+            raise ValueError(f"eval_every must be >= 1 or None, got {eval_every}")
+
+        self.device: torch.device = torch.device(device) if device is not None else get_device()
+        self.models: Dict[str, nn.Module] = {k: m.to(self.device) for k, m in models.items()}
+        self.optimizers: Dict[str, torch.optim.Optimizer] = dict(optimizers)
+        self.schedulers: Dict[str, Any] = dict(schedulers or {})
+        self.step_fn = step_fn
+        self.data = data
+        self.batch_size = int(batch_size)
+        self.seed = seed
+        self.collate_fn = collate_fn if collate_fn is not None else default_collate
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.checkpoint_every = int(checkpoint_every)
+        self.keep = int(keep)
+        self.eval_fn = eval_fn
+        self.eval_every = None if eval_every is None else int(eval_every)
+        self.progress = progress
+        self.desc = desc
+
+        self.step: int = 0
+        self.history: History = History()
+        self.last_checkpoint: Optional[Path] = None  # the last checkpoint saved or loaded (a good one)
+        self._last_checkpoint_step: Optional[int] = None
+        self._perm_cache: Optional[tuple[int, Tensor]] = None
+        self._step_terms: Dict[str, float] = {}
+
+    # -- data ------------------------------------------------------------------------------------------------
+
+    @property
+    def steps_per_epoch(self) -> Optional[int]:
+        """Full batches per pass over a map-style dataset (``None`` for callable data)."""
+        if not self._map_style:
+            return None
+        return len(self.data) // self.batch_size  # type: ignore[arg-type]
+
+    def batch(self, step: int) -> Any:
+        """The batch of step ``step`` (0-based: the number of steps completed before it), on the device.
+
+        A pure function of ``(seed, step)``: for a map-style dataset, the samples
+        ``randperm(len(data), generator=Generator().manual_seed(seed * 1_000_003 + epoch))[i * B:(i + 1) * B]``
+        with ``epoch, i = divmod(step, steps_per_epoch)``, collated; for callable data, ``data(step)``.
+        """
+        if step < 0:
+            raise ValueError(f"step must be >= 0, got {step}")
+        if not self._map_style:
+            return _to_device(self.data(step), self.device)  # type: ignore[operator]
+        spe = self.steps_per_epoch
+        assert spe is not None
+        epoch, i = divmod(int(step), spe)
+        if self._perm_cache is None or self._perm_cache[0] != epoch:
+            gen = torch.Generator().manual_seed(self.seed * _EPOCH_SEED_MULTIPLIER + epoch)
+            self._perm_cache = (epoch, torch.randperm(len(self.data), generator=gen))  # type: ignore[arg-type]
+        indices = self._perm_cache[1][i * self.batch_size : (i + 1) * self.batch_size].tolist()
+        return _to_device(self.collate_fn([self.data[j] for j in indices]), self.device)  # type: ignore[index]
+
+    # -- one update ------------------------------------------------------------------------------------------
+
+    def _diverged(self, term: str, value: float) -> TrainingDiverged:
+        return TrainingDiverged(self.step + 1, term, value, self.last_checkpoint, self._last_checkpoint_step)
+
+    def update(
+        self,
+        optimizer: str,
+        terms: Mapping[str, Tensor],
+        weights: Optional[Mapping[str, float]] = None,
+        retain_graph: bool = False,
+    ) -> Dict[str, float]:
+        """One optimiser step on the (weighted) sum of ``terms``; returns every term as a float (unweighted).
+
+        Every term is checked to be finite *before* anything is back-propagated, and the gradients are checked
+        before the optimiser steps, so a NaN or inf raises :class:`TrainingDiverged` (naming the step and the term)
+        and leaves this optimiser's parameters as they were.
+
+        Args:
+            optimizer: the name of the optimiser (a key of ``optimizers``).
+            terms: scalar loss tensors by name.
+            weights: a weight per term name (missing names weigh 1); the loss is ``sum(w[k] * terms[k])``.
+            retain_graph: passed to ``backward`` (when a later update reuses part of this graph).
+        """
+        if optimizer not in self.optimizers:
+            raise KeyError(f"no optimiser named {optimizer!r}; the trainer has: {', '.join(self.optimizers)}")
+        if not terms:
+            raise ValueError("update needs at least one loss term")
+        weights = dict(weights or {})
+        unknown = [k for k in weights if k not in terms]
+        if unknown:
+            raise KeyError(f"weights name terms that are not given: {', '.join(unknown)} (terms: {', '.join(terms)})")
+        values: Dict[str, float] = {}
+        for name, t in terms.items():
+            if not isinstance(t, Tensor):
+                raise TypeError(f"loss term {name!r} must be a tensor (to back-propagate), got {type(t).__name__}")
+            v = _as_float(t)
+            if not math.isfinite(v):
+                raise self._diverged(name, v)
+            values[name] = v
+        total = sum(weights.get(k, 1.0) * t.reshape(()) for k, t in terms.items())
+        assert isinstance(total, Tensor)
+        total_value = float(total.detach())
+        if not math.isfinite(total_value):
+            raise self._diverged("total", total_value)
+
+        opt = self.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        total.backward(retain_graph=retain_graph)
+        grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
+        if grads and not bool(torch.stack([g.isfinite().all() for g in grads]).all()):
+            bad = math.nan if any(bool(g.isnan().any()) for g in grads) else math.inf
+            opt.zero_grad(set_to_none=True)
+            raise self._diverged(f"grad:{optimizer}", bad)
+        opt.step()
+        self._step_terms.update(values)
+        return values
+
+    # -- the loop --------------------------------------------------------------------------------------------
+
+    def _train_mode(self) -> None:
+        for m in self.models.values():
+            m.train()
+
+    def _run_eval(self) -> Dict[str, float]:
+        assert self.eval_fn is not None
+        modes = {k: m.training for k, m in self.models.items()}
+        py_state, np_state = random.getstate(), np.random.get_state()
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        try:
+            with torch.random.fork_rng(devices=devices):
+                for m in self.models.values():
+                    m.eval()
+                metrics = self.eval_fn(self)
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            for k, m in self.models.items():
+                m.train(modes[k])
+        record: Dict[str, float] = {"step": self.step}
+        record.update({str(k): _as_float(v) for k, v in (metrics or {}).items()})
+        self.history.evals.append(record)
+        return record
+
+    def fit(self, steps: int, *, resume: bool = True) -> History:
+        """Train until ``self.step == steps`` and return the history.
+
+        With ``resume`` and a checkpoint in ``checkpoint_dir`` that is further along than this trainer, that
+        checkpoint is loaded first (models, optimisers, schedulers, history, random states), and training goes on
+        from its step; if it is already at or past ``steps`` nothing is trained. A fresh run (step 0, nothing to
+        resume) seeds every generator with :func:`facekit.config.seed_everything` (``seed``).
+
+        Raises:
+            TrainingDiverged: a loss term or gradient was NaN or inf; no checkpoint is written for that step.
+        """
+        steps = int(steps)
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        if resume and self.checkpoint_dir is not None:
+            latest = self.latest_checkpoint(self.checkpoint_dir)
+            if latest is not None and _step_of(latest) > self.step:
+                self.load_checkpoint(latest)
+        if self.step == 0:
+            seed_everything(self.seed)
+        if self.step >= steps:
+            return self.history
+
+        from tqdm.auto import tqdm
+
+        self._train_mode()
+        bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress, dynamic_ncols=True)
+        try:
+            while self.step < steps:
+                batch = self.batch(self.step)
+                self._step_terms = {}
+                returned = self.step_fn(self, batch)
+                raw = self._step_terms if returned is None else returned
+                values: Dict[str, float] = {}
+                for name, v in raw.items():
+                    fv = _as_float(v)
+                    if not math.isfinite(fv):
+                        raise self._diverged(name, fv)
+                    values[name] = fv
+                for sched in self.schedulers.values():
+                    sched.step()
+                self.step += 1
+                self.history.append(self.step, values)
+                bar.update(1)
+                if values:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                if self.eval_fn is not None and self.eval_every is not None and self.step % self.eval_every == 0:
+                    self._log_eval(bar, self._run_eval())
+                if self.checkpoint_dir is not None and self.step % self.checkpoint_every == 0:
+                    self.save_checkpoint()
+            if self.eval_fn is not None and self.eval_every is None:
+                self._log_eval(bar, self._run_eval())
+            if self.checkpoint_dir is not None and self._last_checkpoint_step != self.step:
+                self.save_checkpoint()
+        finally:
+            bar.close()
+        return self.history
+
+    def _log_eval(self, bar: Any, record: Mapping[str, float]) -> None:
+        if self.progress:
+            bar.write(f"[{self.desc}] step {record['step']}: " + ", ".join(
+                f"{k}={v:.4g}" for k, v in record.items() if k != "step"
+            ))
+
+    # -- checkpoints -----------------------------------------------------------------------------------------
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything a checkpoint holds (see :meth:`save_checkpoint`)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "seed": self.seed,
+            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "history": self.history.to_dict(),
+            "rng": _rng_state(),
+        }
+
+    def save_checkpoint(self, path: Optional[Union[str, Path]] = None) -> Path:
+        """Write the full training state atomically (temporary file, then ``os.replace``) and return its path.
+
+        Default path: ``checkpoint_dir / f"step_{step:06d}.pt"``; then only the newest ``keep`` checkpoints of
+        ``checkpoint_dir`` are kept. The file holds every model's, optimiser's and scheduler's ``state_dict``,
+        ``step``, ``seed``, the history and the random states (Python, NumPy, torch CPU, CUDA when present).
+        """
+        if path is None:
+            if self.checkpoint_dir is None:
+                raise ValueError("no checkpoint_dir was given to the Trainer; pass a path")
+            target = self.checkpoint_dir / f"step_{self.step:06d}.pt"
+        else:
+            target = Path(path)
+        _atomic_save(self.state_dict(), target)
+        self.last_checkpoint, self._last_checkpoint_step = target, self.step
+        if path is None and self.checkpoint_dir is not None:
+            found = sorted(_list_checkpoints(self.checkpoint_dir), key=_step_of)
+            for old in found[: max(0, len(found) - self.keep)]:
+                if old != target:
+                    old.unlink(missing_ok=True)
+        return target
+
+    def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> int:
+        """Restore the full training state from ``path`` (default: the latest in ``checkpoint_dir``); return the step.
+
+        Everything is checked before anything is changed.
+
+        Raises:
+            FileNotFoundError: the file (or any checkpoint in ``checkpoint_dir``) does not exist.
+            CheckpointError: the file is corrupt, or its models or optimisers do not match this trainer's.
+        """
+        if path is None:
+            if self.checkpoint_dir is None:
+                raise ValueError("no checkpoint_dir was given to the Trainer; pass a path")
+            path = self.latest_checkpoint(self.checkpoint_dir)
+            if path is None:
+                raise FileNotFoundError(f"no checkpoint step_*.pt in {self.checkpoint_dir}")
+        path = Path(path)
+        ckpt = _read_checkpoint(path)
+        required = ("step", "models", "optimizers", "history", "rng")
+        lacking = [k for k in required if k not in ckpt]
+        if ckpt.get("format") != CHECKPOINT_FORMAT or lacking:
+            raise CheckpointError(
+                f"checkpoint {path} is not a facekit Trainer checkpoint (format {ckpt.get('format')!r}"
+                + (f", lacks {', '.join(lacking)}" if lacking else "")
+                + "); for weights alone use facekit.train.load_weights"
+            )
+        for kind, own, saved in (
+            ("models", self.models, ckpt["models"]),
+            ("optimizers", self.optimizers, ckpt["optimizers"]),
+            ("schedulers", self.schedulers, ckpt.get("schedulers", {})),
+        ):
+            if set(own) != set(saved):
+                raise CheckpointError(
+                    f"checkpoint {path} has {kind} {sorted(saved)}, this trainer has {sorted(own)}"
+                )
+        for name, model in self.models.items():
+            _check_state_dict(model, ckpt["models"][name], f"model {name!r}", path)
+
+        for name, model in self.models.items():
+            model.load_state_dict(ckpt["models"][name])
+        try:
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(ckpt["optimizers"][name])
+            for name, sched in self.schedulers.items():
+                sched.load_state_dict(ckpt["schedulers"][name])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(f"checkpoint {path}: optimiser or scheduler state does not fit: {err}") from err
+        self.step = int(ckpt["step"])
+        self.history = History.from_dict(ckpt["history"])
+        saved_seed = int(ckpt.get("seed", self.seed))
+        if saved_seed != self.seed:
+            warnings.warn(
+                f"checkpoint {path} was written with seed {saved_seed}; the trainer had seed {self.seed} and now "
+                f"uses {saved_seed} so that the data order continues",
+                stacklevel=2,
+            )
+            self.seed = saved_seed
+            self._perm_cache = None
+        _set_rng_state(ckpt["rng"])
+        self.last_checkpoint, self._last_checkpoint_step = path, self.step
+        return self.step
+
+    @staticmethod
+    def latest_checkpoint(checkpoint_dir: Union[str, Path, None]) -> Optional[Path]:
+        """The checkpoint ``step_NNNNNN.pt`` with the highest step in ``checkpoint_dir`` (``None`` if there is none)."""
+        if checkpoint_dir is None:
+            return None
+        found = _list_checkpoints(Path(checkpoint_dir))
+        return max(found, key=_step_of) if found else None
+
+
+def _list_checkpoints(directory: Path) -> List[Path]:
+    if not directory.is_dir():
+        return []
+    return [p for p in directory.iterdir() if p.is_file() and _CKPT_RE.match(p.name)]
+
+
+def _step_of(path: Path) -> int:
+    m = _CKPT_RE.match(Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# weights alone (shipped checkpoints)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def save_weights(model: nn.Module, path: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None) -> Path:
+    """Write one model's weights (``{"format", "model", "meta"}``) atomically; what ``facekit/weights/`` ships.
+
+    ``meta`` (plain Python values: step, profile, data, ...) is stored beside the weights.
+    """
+    path = Path(path)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _atomic_save({"format": "facekit.weights/1", "model": state, "meta": dict(meta or {})}, path)
+    return path
+
+
+def load_weights(
+    model: nn.Module, path: Union[str, Path], key: Optional[str] = None, *, strict: bool = True
+) -> nn.Module:
+    """Load one model's weights into ``model`` (in place) and return it.
+
+    ``path`` may be a :class:`Trainer` checkpoint (``key`` names the model; it may be left out when the checkpoint
+    holds one model), a file written by :func:`save_weights`, or a plain ``state_dict``.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from torch import nn
+        >>> src, dst = nn.Linear(3, 2), nn.Linear(3, 2)
+        >>> f = save_weights(src, tempfile.mkdtemp() + "/linear.pt")
+        >>> torch.equal(load_weights(dst, f).weight, src.weight)
+        True
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: the file is corrupt, ``key`` is not in it, or the keys/shapes do not match ``model``.
+    """
+    path = Path(path)
+    ckpt = _read_checkpoint(path)
+    if ckpt.get("format") == CHECKPOINT_FORMAT or ("models" in ckpt and isinstance(ckpt["models"], dict)):
+        models = ckpt["models"]
+        if key is None:
+            if len(models) != 1:
+                raise CheckpointError(f"checkpoint {path} holds models {sorted(models)}; pass key= to pick one")
+            key = next(iter(models))
+        if key not in models:
+            raise CheckpointError(f"checkpoint {path} has no model {key!r}; it holds {sorted(models)}")
+        state = models[key]
+    elif "model" in ckpt and isinstance(ckpt["model"], dict) and (key is None or key == "model"):
+        state = ckpt["model"]
+    elif key is not None:
+        if key not in ckpt or not isinstance(ckpt[key], dict):
+            raise CheckpointError(f"checkpoint {path} has no entry {key!r}; it holds {sorted(ckpt)[:10]}")
+        state = ckpt[key]
+    else:
+        state = ckpt  # a plain state dict
+    if strict:
+        _check_state_dict(model, state, f"{type(model).__name__}", path)
+    model.load_state_dict(state, strict=strict)
+    return model
