@@ -154,7 +154,7 @@ register(
         name="oracle",
         filename="oracle.pt",
         url=None,  # ships in facekit/weights/ with oracle.json beside it, made by scripts/train_oracle.py
-        sha256="2a0feb1d65579c8e245cb5cc8b983689010a2a5a7f5cd8e475b3dabc7e0265b8",
+        sha256="6d21911163d7e725b6ae3fa9fab77974ce22736b401d70c703897d1c62162aed",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.eval.oracle:OracleNet",
         description="the SynthFaces oracle, the judge of facekit.eval (load it with facekit.eval.load_oracle)",
