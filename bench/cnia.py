@@ -1,0 +1,123 @@
+"""Benchmark of CNIA (facekit.methods.cnia): speed at 64 and 128 px, and edit quality for the paper's attributes.
+
+Prints ONE JSON line:
+
+* ``seconds_per_image_64`` / ``_128``: wall time of one full edit (guided-set search in a flipped pool, masks,
+  ``--steps`` iterations of Algorithm 1, colour transfer) divided by the batch (``--batch`` references edited in
+  one optimisation), median of ``--repeats`` runs after one warm-up, on the CPU with ``--threads`` threads (the
+  ``cpu`` profile of chapter 3). The paper reports about 30 s per image on a 2016 GPU; target here: <= 10 s at
+  128 px. ``steps_per_second_64`` / ``_128``: optimisation steps per second for the whole batch.
+* ``attributes``: for each of CNIA Fig. 4's six edits (``PAPER_ATTRIBUTES``), scored by
+  ``facekit.eval.score_edits`` against the exact SynthFaces counterfactuals (``--n`` test references each, 64 px):
+  ``attribute_success``, ``identity_kept`` and ``l1`` (edit vs counterfactual), for two settings:
+  ``paper`` (the defaults of ``CNIA``: blank start, plain gradient descent, masks, colour transfer) and
+  ``reference_start`` (start from the reference, no colour transfer, lambda 0.3: a documented option).
+  ``mean`` averages each over the six edits. Target: attribute success >= 0.6 and identity kept >= 0.8.
+
+Usage:
+    python bench/cnia.py            # 5-10 minutes on 2 shared CPU cores
+    python bench/cnia.py --quick    # fewer references and steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from facekit.config import seed_everything  # noqa: E402
+from facekit.data import SynthFaces  # noqa: E402
+from facekit.eval import load_oracle, score_edits, seconds_per_image  # noqa: E402
+from facekit.methods.cnia import CNIA, PAPER_ATTRIBUTES, LabelledPool, synth_edit_pairs  # noqa: E402
+from facekit.nn import face_network  # noqa: E402
+
+SOURCE_BASE = {"Eyeglasses": 0, "Mouth_Slightly_Open": 0, "Smiling": 0, "Wearing_Hat": 0}
+"""The references: test identities without accessories or expression (each edit then sets one attribute)."""
+
+SETTINGS: Dict[str, Dict[str, Any]] = {
+    "paper": {},
+    "reference_start": {"start": "reference", "color": False, "lam": 0.3},
+}
+
+
+def labelled_pool(size: int, n: int) -> LabelledPool:
+    """``n`` train faces with random attributes, poses -15/0/15, plus their mirror images (CNIA sec. 4)."""
+    ds = SynthFaces("train", size=size, attributes="random", length=n, poses=[-15.0, 0.0, 15.0])
+    return LabelledPool.from_dataset(ds).with_flips()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--steps", type=int, default=150, help="iterations of Algorithm 1 (the cpu profile's)")
+    ap.add_argument("--batch", type=int, default=4, help="references per optimisation in the timing")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs (median)")
+    ap.add_argument("--n", type=int, default=4, help="references per attribute")
+    ap.add_argument("--pool", type=int, default=200, help="pool images before flipping")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.quick:
+        args.steps, args.n, args.repeats, args.pool = 60, 3, 2, 120
+    t0 = time.time()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    net = face_network(verbose=False)
+    result: Dict[str, Any] = {"bench": "cnia", "network": net.pretrained_name, "threads": torch.get_num_threads(),
+                              "steps": args.steps, "batch": args.batch}
+
+    # 1. speed at 64 and 128 px
+    for size in (64, 128):
+        pool = labelled_pool(size, min(args.pool, 120))
+        pairs = synth_edit_pairs(SynthFaces("test", size=size, attributes=SOURCE_BASE), {"Eyeglasses": 1},
+                                 args.batch)
+        cnia = CNIA(net, steps=args.steps, progress=False)
+        rates = []
+
+        def edit(refs: torch.Tensor) -> None:
+            rates.append(cnia.edit(refs, {"Eyeglasses": 1}, pool, pairs["landmarks"]).steps_per_second)
+
+        spi = seconds_per_image(edit, pairs["sources"], warmup=1, repeats=args.repeats, device="cpu")
+        result[f"seconds_per_image_{size}"] = round(spi, 3)
+        result[f"steps_per_second_{size}"] = round(sorted(rates)[len(rates) // 2], 2)
+    result["paper_seconds_per_image"] = 30.0
+    result["target_seconds_per_image_128"] = 10.0
+
+    # 2. quality per attribute (64 px)
+    oracle = load_oracle()
+    pool = labelled_pool(64, args.pool)
+    test = SynthFaces("test", size=64, attributes=SOURCE_BASE)
+    per: Dict[str, Dict[str, Any]] = {}
+    means: Dict[str, Dict[str, float]] = {}
+    for setting, changes in SETTINGS.items():
+        cnia = CNIA(net, steps=args.steps, progress=False, **changes)
+        rows = {}
+        for label, attrs in PAPER_ATTRIBUTES.items():
+            pairs = synth_edit_pairs(test, attrs, args.n)
+            out = cnia.edit(pairs["sources"], attrs, pool, pairs["landmarks"])
+            row = score_edits(pairs["sources"], out.images, attrs, counterfactuals=pairs["counterfactuals"],
+                              oracle=oracle)
+            rows[label] = {k: round(float(row[k]), 3) for k in ("attribute_success", "identity_kept", "l1",
+                                                                "attribute_shift")}
+        per[setting] = rows
+        means[setting] = {k: round(sum(r[k] for r in rows.values()) / len(rows), 3)
+                          for k in ("attribute_success", "identity_kept", "l1")}
+    result["settings"] = {k: CNIA(net, steps=args.steps, **v).settings() for k, v in SETTINGS.items()}
+    result["attributes"] = per
+    result["mean"] = means
+    result["targets"] = {"attribute_success": 0.6, "identity_kept": 0.8}
+    result["references_per_attribute"] = args.n
+    result["pool"] = 2 * args.pool
+    result["wall_s"] = round(time.time() - t0, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
