@@ -17,7 +17,7 @@ Where :func:`find` looks, in order:
 Example:
     >>> from facekit import hub
     >>> sorted(hub.REGISTRY)
-    ['oracle', 'synthface_net', 'vgg19', 'vgg_face']
+    ['eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
 """
@@ -159,6 +159,19 @@ register(
         loader="facekit.eval.oracle:OracleNet",
         description="the SynthFaces oracle, the judge of facekit.eval (load it with facekit.eval.load_oracle)",
         size="a few MB",
+    )
+)
+
+register(
+    WeightsEntry(
+        name="eye2face",
+        filename="eye2face.pt",
+        url=None,  # ships in facekit/weights/ (with eye2face.json, its training record), made by scripts/train_eye2face.py
+        sha256="b9118d2e533f151c553d7d7aaa2ff8cfe8a78a3050c2a5b2535c43088ae417ec",
+        licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+        loader="facekit.nn:EyeToFace",
+        description="eye-to-face autoencoder (balanced feature loss, trained on SynthFaces, shipped with facekit)",
+        size="2.7 MB",
     )
 )
 

@@ -3,6 +3,8 @@
 * :mod:`facekit.methods.inversion`: feature inversion, the experiment behind CNIA Table 1 and Fig. 6-7.
 * :mod:`facekit.methods.cnia`: CNIA (Li, Zuo, Zhang 2016), attribute-driven and identity-preserving face generation
   by optimisation: guided set, eq. (7), masks, colour transfer, guided-image mode.
+* :mod:`facekit.methods.eye2face`: From an Eye to a Face (Tse et al.), Haar eye -> face pairs, the autoencoder trained
+  with L1, per-layer normalised or layer-balanced feature losses, and the conditional WGAN-GP baseline.
 """
 
 from facekit.methods.cnia import CNIA, CNIAResult, GuidedSet, LabelledPool, cnia_edit, find_guided_sets

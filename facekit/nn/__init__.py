@@ -37,6 +37,7 @@ from facekit.nn.features import (
     vgg_stage_names,
 )
 from facekit.nn.synthfacenet import SynthFaceNet
+from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.vgg19 import VGG19, VGG19_LAYER_INDEX
 from facekit.nn.vggface import VGGFace
 
@@ -53,6 +54,8 @@ __all__ = [
     "VGG19_LAYER_INDEX",
     "SynthFaceNet",
     "face_network",
+    "EyeToFace",
+    "EyeFaceCritic",
 ]
 
 
