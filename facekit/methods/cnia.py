@@ -30,10 +30,25 @@ What the paper does not give, and our choices (all keyword arguments of :class:`
 * :math:`\\alpha` of eq. (4): 0.5 (pose and content count the same);
 * the weights :math:`w_i`: uniform, :math:`1/k` (``weighting="inverse"``: proportional to :math:`1/D_a`);
 * :math:`\\lambda`, :math:`\\gamma`, the learning rate and the number of iterations: see :class:`CNIA`;
-  :math:`\\ell_{TV}` is :func:`facekit.losses.total_variation` with :math:`\\beta = 2`, averaged over pixels;
+  :math:`\\ell_{TV}` is :func:`facekit.losses.total_variation` with :math:`\\beta = 2`, averaged over pixels
+  (:math:`\\gamma = 16` by default, chapter 2's inversion weight);
 * the blank image is mid-grey (0.5), as in :func:`facekit.methods.invert_features`; pixels are clamped to
   [0, 1] after every step (projected gradient descent);
 * the margin of the attribute masks: :func:`facekit.masks.attribute_mask`'s default (0.3 inter-ocular distances).
+
+What limits the blank start (measured with SynthFaceNet at 64 px, 4 references x the six edits of Fig. 4, judged by
+:func:`facekit.eval.score_edits`; chapter 3 shows it): identity kept is 0.00 for every choice of the free settings
+tried (300 steps of gradient descent with step 20, :math:`\\lambda` 1 or 5, :math:`\\gamma` 0.5 or 16, or of Adam
+with :math:`\\gamma = 16`;
+with or without the colour transfer), and also with no attribute term at all, i.e. rebuilding the reference from
+its conv3_1 features (chapter 2's inversion; GD or Adam, 300 or 1,000 steps, :math:`\\gamma` 0 to 16, 64 or
+128 px: identity cosine at most about 0.1 on average, against the oracle's threshold of 0.58).
+conv3_1 of that network does not keep the few-pixel detail the identity judge relies on (the reference at a
+quarter resolution, upsampled, already falls to a cosine of 0.35-0.58). ``start="reference"`` does not rebuild
+the face and keeps much more of it:
+identity kept 0.96 in ``bench/cnia.py`` with the earlier oracle; with the oracle retrained on the sharper renderer,
+0.42 at :math:`\\lambda = 0.3` and 0.54 at :math:`\\lambda = 0.1, \\gamma = 0` (attribute success 0.46 and 0.50;
+4 references per edit, so steps of 0.25 per edit).
 
 Example:
     >>> import torch
@@ -602,7 +617,7 @@ class CNIAObjective(nn.Module):
         *,
         layer: LayerSpec = "relu3_1",
         lam: float = 1.0,
-        gamma: float = 0.5,
+        gamma: float = 16.0,
         mask_mode: str = "gradient",
     ) -> None:
         super().__init__()
@@ -720,13 +735,22 @@ class CNIA:
         k: guided-set size (CNIA sec. 4.1: 5).
         alpha: :math:`\\alpha` of eq. (4) (not given in the paper).
         weighting: the :math:`w_i`: ``"uniform"`` or ``"inverse"`` (see :func:`find_guided_sets`).
-        lam: :math:`\\lambda` of eq. (7) (not given in the paper).
+        lam: :math:`\\lambda` of eq. (7) (not given in the paper). From a blank start no value keeps the identity
+            (1 and 5 both give identity kept 0.00; see the module docstring); from the reference, 0.3.
         gamma: :math:`\\gamma` of eq. (7) (not given; the paper shows 0 is noisy and 1 over-smooth for its
-            unnormalised TV; ours is averaged over pixels, hence larger).
+            unnormalised TV; ours is averaged over pixels, hence larger). 16, chapter 2's inversion weight: with
+            the earlier 0.5, 300 steps of gradient descent from a blank image gave colour noise with no face in it
+            (reference rebuilt from its own features: squared error 3.5e7; with 16: 1.75e7, chapter 2's Adam
+            inversion: 1.3e7; the six edits' L1 to the counterfactual 0.175 -> 0.138, at 64 px). A start from the
+            reference needs little TV: ``bench/cnia.py`` uses 0.5 there.
         steps: iterations of Algorithm 1 (not given).
         lr: the step :math:`a` of Algorithm 1 (for ``"gd"``; Adam's initial step for ``"adam"``, try 0.05;
             L-BFGS's ``lr`` for ``"lbfgs"``, try 1). The default 20 is large because eq. (1) divides by
-            :math:`2 C_l H_l W_l`: the gradient on a pixel is small.
+            :math:`2 C_l H_l W_l`: the gradient on a pixel is small. It is chosen for 64 px: the gradient on a
+            pixel grows as the image shrinks, and at 32 px a step of 20 makes the losses oscillate (5 converges). With 300 steps it leaves the blank-start
+            reconstruction about 3x further (squared error) from the reference than chapter 2's Adam inversion
+            (``optimizer="adam", lr=0.1, gamma=16``: L1 to the counterfactual 0.10 instead of 0.18), which is the
+            better optimiser here, though not enough to keep the identity.
         optimizer: one of :data:`OPTIMIZERS` (default ``"gd"``, the paper's).
         start: one of :data:`STARTS` (default ``"blank"``, the paper's).
         mask: use the attribute masks of sec. 3.3 (needs landmarks).
@@ -754,7 +778,7 @@ class CNIA:
         alpha: float = 0.5,
         weighting: str = "uniform",
         lam: float = 1.0,
-        gamma: float = 0.5,
+        gamma: float = 16.0,
         steps: int = 300,
         lr: float = 20.0,
         optimizer: str = "gd",
