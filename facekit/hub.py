@@ -154,7 +154,7 @@ register(
         name="oracle",
         filename="oracle.pt",
         url=None,  # ships in facekit/weights/ with oracle.json beside it, made by scripts/train_oracle.py
-        sha256="6d21911163d7e725b6ae3fa9fab77974ce22736b401d70c703897d1c62162aed",
+        sha256="6bae19a00f12a3f8763c2def5eed78b314d08e7bc666bda03bc52e892f8ee7eb",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.eval.oracle:OracleNet",
         description="the SynthFaces oracle, the judge of facekit.eval (load it with facekit.eval.load_oracle)",

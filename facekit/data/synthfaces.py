@@ -726,7 +726,7 @@ _NORMAL_DEPTH_GAIN = _readonly(np.where(np.arange(68) < 17, 1.0, 1.6))  # the ja
 def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Brows 17..21 (image left, outer -> inner) and 22..26 (inner -> outer).
-    arch = 0.075 * p.brow_arch * (2.4 if arched else 1.0) * (0.75 if male else 1.0)
+    arch = 0.075 * p.brow_arch * (2.8 if arched else 1.0) * (0.75 if male else 1.0)
     base = -0.31 - p.brow_height + (0.03 if male else 0.0)
     brow = [(-x * (0.98 + 0.04 * p.eye_spacing), base + arch * h)
             for x, h in ((0.80, 0.55), (0.66, -0.35), (0.50, -1.0), (0.34, -0.8), (0.18, -0.35))]
@@ -739,11 +739,11 @@ def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
 def _nose_points_of(identity: int, big: int, pointy: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Nose: bridge 27..30 (top to tip), lower 31..35 (image left to right).
-    tip_y = 0.58 * p.nose_length * (1.1 if big else 1.0) * (1.07 if pointy else 1.0)
+    tip_y = 0.58 * p.nose_length * (1.12 if big else 1.0) * (1.08 if pointy else 1.0)
     tip_z = 0.98 * p.nose_tip + (0.07 if pointy else 0.0) + (0.05 if big else 0.0)
-    tip_drop = 0.1 if pointy else 0.035  # a pointed nose hangs its tip below the nostrils
+    tip_drop = 0.12 if pointy else 0.035  # a pointed nose hangs its tip below the nostrils
     pts += [(0.0, -0.06 + (tip_y + 0.06) * f, 0.66 + (tip_z - 0.66) * f ** 1.2) for f in (0.0, 1 / 3, 2 / 3, 1.0)]
-    nw = 0.19 * p.nose_width * (1.5 if big else 1.0) * (0.72 if pointy else 1.0)
+    nw = 0.19 * p.nose_width * (1.55 if big else 1.0) * (0.85 if pointy else 1.0)
     nb = tip_y + 0.08
     pts += [(fx * nw, nb + dy, z * tip_z / 0.98) for fx, dy, z in
             ((-1.0, -0.02, 0.62), (-0.5, 0.02, 0.74), (0.0, tip_drop, 0.8), (0.5, 0.02, 0.74), (1.0, -0.02, 0.62))]
@@ -756,7 +756,7 @@ def _eye_points_of(identity: int, narrow: int, smile: int) -> np.ndarray:
     # Eyes 36..41 (subject's right, image left: outer corner, upper-outer, upper-inner, inner corner,
     # lower-inner, lower-outer) and 42..47 (the mirror image: inner corner first).
     ew = 0.40 * p.eye_size
-    eh = 0.15 * p.eye_open * (0.5 if narrow else 1.0) * (0.85 if smile else 1.0)
+    eh = 0.15 * p.eye_open * (0.42 if narrow else 1.0) * (0.85 if smile else 1.0)
     ec, tilt = 0.45 * p.eye_spacing, p.eye_tilt
     up, low = -eh * 0.58, eh * 0.42
     for side in (-1, 1):
@@ -1439,9 +1439,12 @@ def _draw_eyes(pa: _Painter, sc: _Scene) -> None:
         # upper lid and lashes, lower lid, crease
         upper = [0, 1, 2, 3] if first == 36 else [3, 2, 1, 0]
         pa.line(eye_px[upper], lash, 0.028 * cam.scale)
-        if sc.detail:
-            lower = [3, 4, 5, 0] if first == 36 else [0, 5, 4, 3]
+        lower = [3, 4, 5, 0] if first == 36 else [0, 5, 4, 3]
+        if sc.a["Narrow_Eyes"]:  # a squint: a heavy lower lid, drawn at every size
+            pa.line(eye_px[lower], _shade(sc.skin, 0.6), 0.026 * cam.scale)
+        elif sc.detail:
             pa.line(eye_px[lower], _shade(sc.skin, 0.72), 0.01 * cam.scale)
+        if sc.detail:
             crease = eye[upper[1:3]] + np.array([0, -0.055 * cam.scale], np.float32)
             pa.line(crease, _shade(sc.skin, 0.8), 0.012 * cam.scale)
 
@@ -1481,7 +1484,10 @@ def _draw_nose(pa: _Painter, sc: _Scene) -> None:
     for a, b in ((31, 32), (35, 34)):  # nostrils
         dx, dy = float(lm[b, 0] - lm[a, 0]), float(lm[b, 1] - lm[a, 1])
         c = lm[a] * 0.45 + lm[b] * 0.55 + np.array([0, 0.008 * cam.scale], np.float32)
-        pa.ellipse(c, (max(0.5, math.hypot(dx, dy) * 0.55), 0.03 * cam.scale), math.degrees(math.atan2(dy, dx)), dark)
+        rh = (0.045 if sc.a["Big_Nose"] else 0.03) * cam.scale
+        pa.ellipse(c, (max(0.5, math.hypot(dx, dy) * 0.55), rh), math.degrees(math.atan2(dy, dx)), dark)
+    if sc.a["Pointy_Nose"]:  # a pointed tip: its lower outline is a V, drawn at every size
+        pa.line(sc.lm_px[[31, 33, 35]], _shade(sc.skin, 0.68), 0.022 * cam.scale)
     if not sc.detail:
         return
     # alar creases: small arcs round the nostril wings, and the nose's lower outline
@@ -1523,6 +1529,9 @@ def _draw_wrinkles(pa: _Painter, sc: _Scene) -> None:
         # age deepens the folds: darker and, below 96 px, wide enough to survive the downsampling
         aged = not a["Young"]
         pa.lines(folds, _shade(sc.skin, 0.74) if aged else colour, w if sc.detail or not aged else 2.2 * w)
+    if a["Chubby"]:  # a double chin: a soft crease under the jaw, at every size
+        chin = sc.pts3[[6, 7, 8, 9, 10]] + np.array([0.0, 0.11, -0.06], np.float32)
+        pa.line(cam.project(chin), _shade(sc.skin, 0.78), 0.024 * cam.scale)
     if not a["Young"]:  # forehead lines (at every size) and crow's feet (where fine lines show)
         lines = list(_forehead_lines_of(sc.p.identity))
         if sc.detail:
