@@ -348,7 +348,7 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
         if not f.exists():
             raise OracleNotFoundError(
                 f"oracle file {f} not found. The oracle ships with facekit in facekit/weights/; re-create it with "
-                "`python scripts/train_oracle.py` (about 15 minutes on a CPU)."
+                "`python scripts/train_oracle.py` (about 30 minutes on a CPU)."
             )
     if path is None:  # the registered file: check it is the one its metadata describes
         from facekit import hub
