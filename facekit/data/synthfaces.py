@@ -1487,11 +1487,13 @@ def _draw_nose(pa: _Painter, sc: _Scene) -> None:
         rh = (0.045 if sc.a["Big_Nose"] else 0.03) * cam.scale
         pa.ellipse(c, (max(0.5, math.hypot(dx, dy) * 0.55), rh), math.degrees(math.atan2(dy, dx)), dark)
     if sc.a["Pointy_Nose"]:  # a pointed tip: its lower outline is a V, drawn at every size
-        pa.line(sc.lm_px[[31, 33, 35]], _shade(sc.skin, 0.68), 0.022 * cam.scale)
-    if not sc.detail:
-        return
-    # alar creases: small arcs round the nostril wings, and the nose's lower outline
+        pa.line(sc.lm_px[[31, 33, 35]], _shade(sc.skin, 0.6), 0.026 * cam.scale)
+    # alar creases: small arcs round the nostril wings (they mark the nose's width); below 96 px wider and darker,
+    # so that the width still shows
     arcs = sc.pts3[[31, 35]][:, None, :] + _ALAR_ARC[None] * np.array([[[-1, 1, 1]], [[1, 1, 1]]], np.float32)
+    if not sc.detail:
+        pa.lines(cam.project(arcs), _shade(sc.skin, 0.7), 0.024 * cam.scale)
+        return
     pa.lines(cam.project(arcs), crease, 0.014 * cam.scale)
     pa.line(sc.lm_px[[32, 33, 34]], _shade(sc.skin, 0.85), 0.01 * cam.scale)
 
