@@ -180,7 +180,9 @@ def loss_network(prefer: str = "vgg19", *, device: Any = None, verbose: bool = T
         net = hub.pretrained("vgg19", include_top=False, preprocess="caffe")
         net.description += " (Caffe preprocessing, as the paper)"
     else:
-        net = hub.pretrained("synthface_net", num_classes=0)
+        from facekit.nn import face_network
+
+        net = face_network("synthface_net", verbose=False)  # the one SynthFaceNet fallback (warns if weights are gone)
         if prefer == "vgg19":
             net.description += " -- VGG19 ImageNet weights not found (facekit.hub.find('vgg19')), using the stand-in"
     if device is not None:
