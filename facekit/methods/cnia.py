@@ -77,6 +77,7 @@ from facekit.losses import apply_mask, content_loss, mask_gradient, total_variat
 from facekit.masks import attribute_masks
 from facekit.methods.inversion import squared_error_255
 from facekit.nn import FeatureExtractor, FeatureNet, LayerSpec
+from facekit.nn.features import check_image
 
 __all__ = [
     "IBUG68_FLIP",
@@ -425,11 +426,6 @@ def _guide_weights(distance: Tensor, weighting: str) -> Tensor:
     raise ValueError(f"weighting must be 'uniform' or 'inverse'; got {weighting!r}")
 
 
-def _check_images(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"{name} must be a (B, 3, H, W) RGB tensor in [0, 1]; got {tuple(getattr(x, 'shape', ()))}")
-
-
 def _check_landmarks(landmarks: Any, b: int, what: str = "references") -> Tensor:
     """``(B, 68, 2)`` float tensor, or a clear error for missing / malformed / non-finite landmarks."""
     if landmarks is None:
@@ -498,7 +494,7 @@ def find_guided_sets(
         ValueError: bad shapes; a reference without landmarks; the pool lacks an attribute, or has fewer than
             ``k`` images with the wanted attributes; image sizes differ.
     """
-    _check_images(references, "references")
+    check_image(references, name="references")
     b = references.shape[0]
     lm = _check_landmarks(landmarks, b)
     if not isinstance(k, int) or k < 1:
@@ -621,7 +617,7 @@ class CNIAObjective(nn.Module):
         mask_mode: str = "gradient",
     ) -> None:
         super().__init__()
-        _check_images(references, "references")
+        check_image(references, name="references")
         b = references.shape[0]
         if guides.ndim != 5 or guides.shape[0] != b or guides.shape[2:] != references.shape[1:]:
             raise ValueError(f"guides must be (B, k, 3, H, W) = ({b}, k, {', '.join(map(str, references.shape[1:]))})"
@@ -888,7 +884,7 @@ class CNIA:
         Returns:
             a :class:`CNIAResult`.
         """
-        _check_images(references, "references")
+        check_image(references, name="references")
         dtype = next(self.net.parameters()).dtype  # float32, or float64 for exact checks
         refs = references.to(self.device, dtype)
         guides = torch.as_tensor(guides).to(self.device, dtype)
@@ -986,7 +982,7 @@ class CNIA:
                 ``k`` images with it.
             NoFaceFoundError: the detector finds no face in a reference.
         """
-        _check_images(references, "references")
+        check_image(references, name="references")
         lm = self.landmarks_of(references, landmarks, detector)
         guided = self.guided_sets(references, lm, pool, attributes, exclude_identities)
         guides = torch.stack([g.images for g in guided])  # (B, k, 3, H, W)
@@ -1012,7 +1008,7 @@ class CNIA:
         Returns:
             a :class:`CNIAResult`.
         """
-        _check_images(references, "references")
+        check_image(references, name="references")
         b = references.shape[0]
         g = torch.as_tensor(guides)
         if g.ndim == 4 and g.shape[0] == b and g.shape[1] == 3:
