@@ -65,14 +65,14 @@ facekit.about();
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from tqdm.auto import tqdm
 
 from facekit import by_profile, get_device, seed_everything
 from facekit.data import SynthFaces
 from facekit.losses import content_loss, content_loss_grad, total_variation
 from facekit.nn import FeatureExtractor, SynthFaceNet, face_network
-from facekit.viz import image_grid, loss_curves
+from facekit.viz import image_grid, loss_curves, markdown_table
 
 seed_everything(0)
 device = get_device()
@@ -91,13 +91,6 @@ def ordinal(n):
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def md_table(header, rows):
-    """A Markdown table from a header and rows (the numbers are formatted by the caller)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
-
-
 # %% [markdown]
 # ### The paper's layer names
 #
@@ -112,7 +105,7 @@ ds = SynthFaces("test", size=size)  # test identities: never seen when SynthFace
 face = ds[0]["image"][None].to(device)  # (1, 3, H, W) in [0, 1]
 probe = [1, 3, 4, 5, 6, 8, 11]
 shapes = net.extract(face, probe)
-display(md_table(["paper", "facekit name", "feature map (C, H, W)"],
+display(markdown_table(["paper", "facekit name", "feature map (C, H, W)"],
                  [[f"{net.conv_layers[l - 1]} ({ordinal(l)} conv)", name, tuple(f.shape[1:])]
                   for l, (name, f) in zip(probe, shapes.items())]))
 
@@ -175,7 +168,7 @@ rows = []
 for name in block_layers:
     rows.append([name, f"{(fa[name] > 0).float().mean():.2f}", f"{(fp[name] > 0).float().mean():.2f}",
                  f"{fa[name].mean():.3f}", f"{fp[name].mean():.3f}"])
-display(md_table(["layer", "active share (SynthFace)", "active share (photo)", "mean (SynthFace)",
+display(markdown_table(["layer", "active share (SynthFace)", "active share (photo)", "mean (SynthFace)",
                   "mean (photo)"], rows))
 
 # %% [markdown]
@@ -264,7 +257,7 @@ for name in table_layers:
     f = feats[name]
     to_glasses, to_other = content_loss(f[1:2], f[:1]), content_loss(f[2:3], f[:1])
     rows.append([name, f"{to_glasses:.4g}", f"{to_other:.4g}", f"{to_glasses / to_other:.3g}"])
-display(md_table(["layer", "loss to the same face with glasses", "loss to another person", "ratio"], rows))
+display(markdown_table(["layer", "loss to the same face with glasses", "loss to another person", "ratio"], rows))
 
 # %% [markdown]
 # ## Its gradient, CNIA eq. (2)
@@ -321,7 +314,7 @@ for idx in picks.tolist():
     analytic = float(g_flat[idx])
     err = f"{abs(fd - analytic) / abs(analytic):.1e}" if analytic != 0 else f"{abs(fd):.1e} (absolute)"
     rows.append([idx, f"{float(flat[idx]):+.3f}", f"{analytic:+.4e}", f"{fd:+.4e}", err])
-display(md_table(["entry", "F (pre-ReLU)", "eq. (2)", "finite difference", "relative error"], rows))
+display(markdown_table(["entry", "F (pre-ReLU)", "eq. (2)", "finite difference", "relative error"], rows))
 
 # %% [markdown]
 # Back-propagated to the pixels, the gradient shows *where* the loss wants the image to change. Between the face
@@ -394,7 +387,7 @@ for i, n in enumerate(paper_layers):
                  f"{paper_mse[n]:.0f}", f"{paper_mse[n] / paper_mse['conv2_1']:.2f}",
                  f"{float(results[n][1].mean()):.3g}", f"{ours_mse[n]:.0f}",
                  f"{ours_mse[n] / ours_mse['conv2_1']:.2f}"])
-display(md_table(["layer", "paper: square error (x1e8)", "paper: MSE", "paper: / conv2_1",
+display(markdown_table(["layer", "paper: square error (x1e8)", "paper: MSE", "paper: / conv2_1",
                   f"ours: square error ({size} px)", "ours: MSE", "ours: / conv2_1"], rows))
 
 names = list(paper_layers)
@@ -454,7 +447,7 @@ image_grid([faces[0]] + [tv_results[g][0] for g in tv_weights], ncols=len(tv_wei
            titles=["reference"] + [f"gamma = {g:g}" for g in tv_weights],
            suptitle="Reconstruction from conv3_1 with several TV weights (cf. CNIA Fig. 7)");
 tv_mse = {g: float(squared_error_255(tv_results[g], faces[:1])) / faces[0].numel() for g in tv_weights}
-display(md_table(["gamma", "MSE to the reference (0-255)", "TV of the result (x1e3)"],
+display(markdown_table(["gamma", "MSE to the reference (0-255)", "TV of the result (x1e3)"],
                  [[f"{g:g}", f"{tv_mse[g]:.0f}", f"{1e3 * float(total_variation(tv_results[g], normalized=True)):.2f}"]
                   for g in tv_weights]))
 print(f"TV of the reference face (x1e3): {1e3 * float(total_variation(faces[:1], normalized=True)):.2f}")

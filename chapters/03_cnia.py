@@ -64,7 +64,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from tqdm.auto import tqdm
 
 from facekit import by_profile, get_data, get_device, get_profile, seed_everything
@@ -82,7 +82,7 @@ from facekit.methods.cnia import (
 )
 from facekit.methods.inversion import squared_error_255
 from facekit.nn import face_network
-from facekit.viz import image_grid, loss_curves, show_landmarks
+from facekit.viz import image_grid, loss_curves, markdown_table, show_landmarks
 
 seed_everything(0)
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -98,13 +98,6 @@ gammas = by_profile(smoke=[0.5, 16.0], cpu=[0.0, 0.5, 16.0, 50.0], gpu=[0.0, 0.5
 net = face_network(device=device)  # prints which network is in use
 print(f"{size} px, {steps} iterations, {n_refs} reference(s) per attribute, pool of {pool_size} (+ flips), "
       f"device {device}")
-
-
-def md_table(header, rows):
-    """A Markdown table from a header and rows (the numbers are formatted by the caller)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
 
 
 # %% [markdown]
@@ -203,7 +196,7 @@ image_grid([ref["sources"][0]] + list(guided.images), ncols=6, cell_size=1.6,
            titles=["reference"] + [f"D_a={d:.4f}" + (" (flip)" if pool.flipped[i] else "")
                                    for d, i in zip(guided.distance, guided.indices)],
            suptitle="The guided set for 'with glasses'");
-display(md_table(["guide", "pose distance D_p (px^2)", "content distance (eq. 1)", "D_a (eq. 4)", "w_i"],
+display(markdown_table(["guide", "pose distance D_p (px^2)", "content distance (eq. 1)", "D_a (eq. 4)", "w_i"],
                  [[j + 1, f"{guided.pose_distance[j]:.0f}", f"{guided.content_distance[j]:.4f}",
                    f"{guided.distance[j]:.4f}", f"{guided.weights[j]:.2f}"] for j in range(len(guided))]))
 
@@ -295,7 +288,7 @@ for use_mask in (False, True):
 image_grid([pairs["sources"][0], pairs["counterfactuals"][0], out.masks[0]] + [r.images[0] for r, _ in fig3.values()],
            ncols=7, cell_size=1.6, titles=["reference", "counterfactual", "mask"] + list(fig3),
            suptitle="With and without the mask and the colour transfer (cf. CNIA Fig. 3)");
-display(md_table(["variant", "attribute success", "identity kept", "identity cosine", "L1 to counterfactual"],
+display(markdown_table(["variant", "attribute success", "identity kept", "identity cosine", "L1 to counterfactual"],
                  [[k, f"{s['attribute_success']:.2f}", f"{s['identity_kept']:.2f}", f"{s['identity_cosine']:.3f}",
                    f"{s['l1']:.3f}"] for k, (_, s) in fig3.items()]))
 
@@ -324,7 +317,7 @@ with tqdm(total=len(settings) * len(PAPER_ATTRIBUTES), desc="CNIA per attribute"
             rows.append([setting, label, f"{s['attribute_success']:.2f}", f"{s['attribute_shift']:+.2f}",
                          f"{s['identity_kept']:.2f}", f"{s['l1']:.3f}"])
             bar.update(1)
-display(md_table(["setting", "edit", "attribute success", "attribute shift", "identity kept", "L1"], rows))
+display(markdown_table(["setting", "edit", "attribute success", "attribute shift", "identity kept", "L1"], rows))
 cells, titles = [], []
 for label in PAPER_ATTRIBUTES:
     p, _ = fig4["paper (blank start)", label]
@@ -374,7 +367,7 @@ for name, x in rebuilt.items():
     recon_rows.append([name, f"{s['identity_cosine']:.2f}", f"{s['identity_kept']:.2f}",
                        f"{float((x - refs).abs().mean()):.3f}", f"{float(squared_error_255(x, refs).mean()):.3g}"])
 print(f"the oracle calls two faces the same person when their identity cosine is >= {oracle.threshold:.2f}")
-display(md_table(["rebuilt from", "identity cosine", "identity kept", "L1 to the reference",
+display(markdown_table(["rebuilt from", "identity cosine", "identity kept", "L1 to the reference",
                   "squared error (0-255)"], recon_rows))
 image_grid([refs[0]] + [x[0] for x in rebuilt.values()], ncols=len(rebuilt) + 1, cell_size=1.8,
            titles=["reference"] + ["CNIA GD", "Adam (ch. 2)", "box blur", "half res."],
@@ -434,7 +427,7 @@ for name, index in tqdm(layer_of.items(), desc="layers"):
     s = score(res, pairs, {"Eyeglasses": 1}, f"CNIA (layer {name})", "Eyeglasses")
     table1[name] = (res, float(squared_error_255(res.images, pairs["sources"]).mean()), s)
 values = pairs["sources"][0].numel()
-display(md_table(["layer", "paper: square error (x1e8, 224 px)", "paper: / conv2_1", f"ours: square error ({size} px)",
+display(markdown_table(["layer", "paper: square error (x1e8, 224 px)", "paper: / conv2_1", f"ours: square error ({size} px)",
                   "ours: / conv2_1", "attribute success", "identity kept"],
                  [[n, f"{paper_table1[n] / 1e8:.2f}", f"{paper_table1[n] / paper_table1['conv2_1']:.2f}",
                    f"{table1[n][1]:.3g}", f"{table1[n][1] / table1['conv2_1'][1]:.2f}",
@@ -463,7 +456,7 @@ for g in tqdm(gammas, desc="TV weight"):
     fig7[g] = (res, score(res, pairs, {"Eyeglasses": 1}, f"CNIA (gamma={g:g})", "Eyeglasses"))
 image_grid([pairs["sources"][0]] + [r.images[0] for r, _ in fig7.values()], ncols=len(gammas) + 1, cell_size=1.8,
            titles=["reference"] + [f"gamma = {g:g}" for g in gammas], suptitle="cf. CNIA Fig. 7");
-display(md_table(["gamma", "TV of the result (x1e3)", "L1 to counterfactual", "attribute success", "identity kept"],
+display(markdown_table(["gamma", "TV of the result (x1e3)", "L1 to counterfactual", "attribute success", "identity kept"],
                  [[f"{g:g}", f"{1e3 * float(r.history['tv'][-1].mean()):.2f}", f"{s['l1']:.3f}",
                    f"{s['attribute_success']:.2f}", f"{s['identity_kept']:.2f}"] for g, (r, s) in fig7.items()]))
 

@@ -65,7 +65,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from facekit import by_profile, get_data, get_device, get_profile, seed_everything
 from facekit.data.haar import detect_eyes, detect_faces
@@ -80,7 +80,7 @@ from facekit.losses import (
 from facekit.methods import eye2face as e2f
 from facekit.nn import EyeToFace
 from facekit.nn.eye2face import count_parameters
-from facekit.viz import image_grid, loss_curves
+from facekit.viz import image_grid, loss_curves, markdown_table
 
 seed_everything(0)
 device = get_device()
@@ -93,13 +93,6 @@ batch_size = by_profile(smoke=4, cpu=16, gpu=e2f.PAPER["batch_size"])  # the pap
 live_steps = by_profile(smoke=2, cpu=12, gpu=None)  # None: 150 epochs (the paper; hours per loss), set below
 lr = e2f.PAPER["lr"]  # Adam, 1e-3 as the paper
 print(f"profile {get_profile()}, data {data}, device {device}")
-
-
-def md_table(header, rows):
-    """A Markdown table from a header and rows (the numbers are formatted by the caller)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
 
 
 # %% [markdown]
@@ -153,7 +146,7 @@ else:
     train_pairs, train_info = e2f.synth_eye_face_pairs("train", n_train_images, progress=True)
     test_pairs, test_info = e2f.synth_eye_face_pairs("test", n_test_images, progress=True)
 print(f"train: {train_pairs}\ntest:  {test_pairs}\n({time.perf_counter() - t0:.0f} s)")
-display(md_table(["", "images tried", "images kept", "yield", "pairs", "pairs per image tried"],
+display(markdown_table(["", "images tried", "images kept", "yield", "pairs", "pairs per image tried"],
                  [[name, p.n_images, p.n_kept, f"{e2f.pipeline_yield(p):.2f}", len(p), f"{len(p) / p.n_images:.2f}"]
                   for name, p in [("train", train_pairs), ("test", test_pairs)]]))
 
@@ -170,7 +163,7 @@ if train_info is not None:
     kept_yaw = train_info.yaw[::2].numpy()  # one entry per kept image (two pairs each)
     yaws = sorted(set(scanned_yaw.tolist()))
     yaw_yield = {y: (kept_yaw == y).sum() / max((scanned_yaw == y).sum(), 1) for y in yaws}
-    display(md_table(["yaw (degrees)"] + [f"{y:g}" for y in yaws],
+    display(markdown_table(["yaw (degrees)"] + [f"{y:g}" for y in yaws],
                      [["yield"] + [f"{yaw_yield[y]:.2f}" for y in yaws]]))
 
 # %% [markdown]
@@ -198,7 +191,7 @@ image_grid(list(test_pairs.eyes[:show:1]) + list(test_pairs.faces[:show]), ncols
 
 # %%
 G = EyeToFace()
-display(md_table(["part", "blocks: output channels", "size"],
+display(markdown_table(["part", "blocks: output channels", "size"],
                  [["encoder $f_e$", ", ".join(map(str, G.encoder_channels)), "32 -> 2 px"],
                   ["latent $z$", " x ".join(map(str, G.latent_shape)), f"{int(np.prod(G.latent_shape))} numbers"],
                   ["decoder $f_d$", ", ".join(map(str, G.decoder_channels)) + ", then 3 (sigmoid)", "2 -> 128 px"]]))
@@ -371,7 +364,7 @@ models = {"untrained": untrained, **trained}
 outputs = {name: e2f.generate(m, test_pairs.eyes) for name, m in models.items()}
 scores = {name: e2f.score_faces(out, test_pairs.faces) for name, out in outputs.items()}
 cols = ["identity_kept", "identity_cosine", "attributes_kept", "psnr", "l1"]
-display(md_table(["generator (same steps)"] + cols,
+display(markdown_table(["generator (same steps)"] + cols,
                  [[name] + [f"{s[c]:.3f}" for c in cols] for name, s in scores.items()]))
 show = min(5, len(test_pairs))
 picks = list(range(0, len(test_pairs), max(1, len(test_pairs) // show)))[:show]
@@ -415,7 +408,7 @@ print(f"{meta.get('steps')} steps of {meta.get('batch_size')} pairs ({meta.get('
       f"({meta.get('train_images_per_second')} images/s on {meta.get('threads')} CPU thread)")
 out = e2f.generate(G, test_pairs.eyes)
 shipped = e2f.score_faces(out, test_pairs.faces)
-display(md_table(["generator"] + cols,
+display(markdown_table(["generator"] + cols,
                  [[n, *[f"{s[c]:.3f}" for c in cols]] for n, s in
                   [("untrained", scores["untrained"]), (f"balanced, live ({live_steps} steps)", scores["balanced"]),
                    ("balanced, shipped", shipped)]]))
@@ -434,7 +427,7 @@ if test_info is not None:
     n_ids = len(set(test_info.identity.tolist()))
     checks = {"untrained": e2f.identity_check(outputs["untrained"], test_pairs.faces, test_info.identity),
               "balanced, shipped": e2f.identity_check(out, test_pairs.faces, test_info.identity)}
-    display(md_table(["generator", "same person (identity kept)", "judged same as another person",
+    display(markdown_table(["generator", "same person (identity kept)", "judged same as another person",
                       "two different true faces judged same", "recall@1"],
                      [[k, *[f"{v[c]:.3f}" for c in ("same_person", "other_person", "true_vs_other", "recall_at_1")]]
                       for k, v in checks.items()]))
@@ -479,7 +472,7 @@ def corr(a, b):
 
 true_stats, gen_stats = stats(test_pairs.faces), stats(out)
 factor_corr = {k: corr(gen_stats[k], true_stats[k]) for k in true_stats}
-display(md_table(["factor (section V)", "correlation: generated vs true face"],
+display(markdown_table(["factor (section V)", "correlation: generated vs true face"],
                  [[k, f"{v:+.2f}"] for k, v in factor_corr.items()]))
 followed = [k for k, v in factor_corr.items() if v >= 0.3]
 print(f"followed (r >= 0.3): {', '.join(followed) or 'none'}; "
@@ -518,7 +511,7 @@ if test_info is not None:
         s = e2f.score_faces(out[mask], test_pairs.faces[mask])
         rows.append([name, int(mask.sum()), f"{s['identity_kept']:.2f}", f"{s['psnr']:.2f}",
                      f"{s['attributes_kept']:.2f}"])
-    display(md_table(["group", "pairs", "identity kept", "PSNR (dB)", "attributes kept"], rows))
+    display(markdown_table(["group", "pairs", "identity kept", "PSNR (dB)", "attributes kept"], rows))
 
 # %% [markdown]
 # ## Failures
@@ -546,7 +539,7 @@ ours = [("eye2face balanced (shipped)" if profile != "gpu" else "eye2face balanc
         *[(f"eye2face {k} ({live_steps} steps)", scores[k]) for k in [*e2f.LOSSES, "wgan-gp"]]]
 for name, row in ours:
     record(name, "face from eye", row, data=data, profile=profile)
-display(md_table(["method (recorded)", "n", "identity kept", "attributes kept", "L1", "PSNR"],
+display(markdown_table(["method (recorded)", "n", "identity kept", "attributes kept", "L1", "PSNR"],
                  [[name, row["n"], f"{row['identity_kept']:.3f}", f"{row['attributes_kept']:.3f}",
                    f"{row['l1']:.3f}", f"{row['psnr']:.2f}"] for name, row in ours]))
 print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in ours):.1%} of test pairs")

@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,7 +22,7 @@ from facekit.landmarks import IBUG68_GROUPS
 
 ImageLike = Union[np.ndarray, torch.Tensor]
 
-__all__ = ["to_numpy_image", "image_grid", "before_after", "loss_curves", "show_landmarks"]
+__all__ = ["to_numpy_image", "image_grid", "before_after", "loss_curves", "show_landmarks", "markdown_table"]
 
 
 def to_numpy_image(image: ImageLike) -> np.ndarray:
@@ -122,6 +122,40 @@ def before_after(
     if any(len(r) != n for r in rows):
         raise ValueError(f"before/after/target must hold the same number of images, got {[len(r) for r in rows]}")
     return image_grid([img for row in rows for img in row], ncols=n, row_labels=names)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    """A Markdown table from a header and rows, for a notebook to ``display`` (cells are formatted by the caller).
+
+    Args:
+        header: the column titles.
+        rows: one sequence of cells per row, each as long as ``header``.
+
+    Returns:
+        an ``IPython.display.Markdown`` (rendered in notebooks and in the book), or the Markdown string when IPython
+        is not installed.
+
+    Raises:
+        ValueError: a row whose length differs from the header's.
+
+    Example:
+        >>> print(markdown_table(["layer", "error"], [["conv3_1", "1.2e3"]]).data)
+        | layer | error |
+        |---|---|
+        | conv3_1 | 1.2e3 |
+    """
+    header = [str(h) for h in header]
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells; the header has {len(header)}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    text = "\n".join(lines)
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # pragma: no cover - IPython ships with every notebook environment
+        return text
+    return Markdown(text)
 
 
 def loss_curves(

@@ -52,3 +52,13 @@ def test_loss_curves_and_landmarks() -> None:
     plt.close("all")
     with pytest.raises(ValueError, match=r"\(68, 2\)"):
         viz.show_landmarks(np.zeros((16, 16, 3), np.uint8), np.zeros((5, 2)))
+
+
+def test_markdown_table_rows_and_errors() -> None:
+    from facekit.viz import markdown_table
+
+    out = markdown_table(["a", "b"], [[1, "x"], [2.5, "y"]])
+    text = getattr(out, "data", out)
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | y |"]
+    with pytest.raises(ValueError, match="row 1 has 1 cells; the header has 2"):
+        markdown_table(["a", "b"], [[1, 2], [3]])
