@@ -154,7 +154,7 @@ register(
         name="oracle",
         filename="oracle.pt",
         url=None,  # ships in facekit/weights/ with oracle.json beside it, made by scripts/train_oracle.py
-        sha256="03f34587e3e640cec5333049e1d0b43cd0f8bc64d7a54d884dd995d1c491816c",
+        sha256="0a8c5e8ed9b1d26a0122dd49ae364206feb004d572fe184846c5e9d4abf10827",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.eval.oracle:OracleNet",
         description="the SynthFaces oracle, the judge of facekit.eval (load it with facekit.eval.load_oracle)",

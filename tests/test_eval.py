@@ -402,6 +402,23 @@ def test_protocol_is_deterministic_and_identity_disjoint() -> None:
     assert data["images"].shape == (2, 32, 32, 3) and data["attributes"].shape[0] == 2
 
 
+def test_near_frontal_share_of_protocol_samples() -> None:
+    from facekit.eval import protocol as P
+
+    ids = list(range(40))
+    full = P.random_specs(ids, per_identity=5, seed=4)
+    assert full == P.random_specs(ids, per_identity=5, seed=4, p_frontal=0.0)  # the evaluation protocol is unchanged
+    frontal = P.random_specs(ids, per_identity=5, seed=4, p_frontal=1.0)
+    assert all(abs(s.yaw) <= 10 and abs(s.pitch) <= 5 for s in frontal)
+    assert 0.3 < sum(s.light == 0 for s in frontal) / len(frontal) < 0.7  # half under light 0
+    assert sum(abs(s.yaw) > 10 for s in full) > 0.6 * len(full)  # the full range: most samples are turned
+    mixed = P.random_specs(ids, per_identity=5, seed=4, p_frontal=0.4)
+    share = sum(abs(s.yaw) <= 10 and abs(s.pitch) <= 5 for s in mixed) / len(mixed)
+    assert 0.35 < share < 0.6  # 0.4 near-frontal by the draw, plus the full range's own near-frontal samples
+    pairs = P.edit_pairs(ids[:10], per_identity=3, seed=0, p_frontal=1.0)
+    assert all(abs(p.source.yaw) <= 10 for p in pairs)
+
+
 def test_coupled_attributes_are_not_counted_as_changed_without_counterfactuals() -> None:
     class BeardJudge:
         attribute_names = ["Goatee", "No_Beard", "Smiling"]

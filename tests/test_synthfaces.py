@@ -228,6 +228,22 @@ def test_smile_moves_the_mouth_only() -> None:
     assert smile["landmarks"][48, 1] < base["landmarks"][48, 1]  # the mouth corners rise
 
 
+@pytest.mark.parametrize("identity", [3, 14, 21])
+def test_big_and_pointy_nose_change_different_things(identity: int) -> None:
+    def nose(big: int, pointy: int) -> tuple[float, float]:
+        lm = render(identity, {"Big_Nose": big, "Pointy_Nose": pointy}, size=128)["landmarks"]
+        width = float(lm[35, 0] - lm[31, 0])
+        drop = float(lm[33, 1] - (lm[31, 1] + lm[35, 1]) / 2)  # how far the tip hangs below the nostril wings
+        return width, drop
+
+    (w, d), (w_big, d_big), (w_pointy, d_pointy), (w_both, d_both) = nose(0, 0), nose(1, 0), nose(0, 1), nose(1, 1)
+    assert w_big > 1.4 * w and w_both > 1.4 * w  # a big nose is wider, pointed or not
+    assert w_pointy == pytest.approx(w, rel=0.02)  # a pointed nose keeps its width ...
+    assert d_pointy > d + 1.0 and d_both > d_big + 1.0  # ... and hangs its tip lower (pixels at 128 px)
+    img = {p: render(identity, {"Pointy_Nose": p}, size=64)["image"].astype(int) for p in (0, 1)}
+    changed = np.abs(img[1] - img[0]).sum(-1) > 30
+    assert changed.sum() >= 6  # visible at 64 px, too
+
 # --------------------------------------------------------------------------------------------------------------
 # attributes
 # --------------------------------------------------------------------------------------------------------------

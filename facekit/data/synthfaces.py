@@ -726,7 +726,7 @@ _NORMAL_DEPTH_GAIN = _readonly(np.where(np.arange(68) < 17, 1.0, 1.6))  # the ja
 def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Brows 17..21 (image left, outer -> inner) and 22..26 (inner -> outer).
-    arch = 0.075 * p.brow_arch * (2.8 if arched else 1.0) * (0.75 if male else 1.0)
+    arch = 0.075 * p.brow_arch * (2.8 if arched else 1.0) * (0.9 if male else 1.0)
     base = -0.31 - p.brow_height + (0.03 if male else 0.0)
     brow = [(-x * (0.98 + 0.04 * p.eye_spacing), base + arch * h)
             for x, h in ((0.80, 0.55), (0.66, -0.35), (0.50, -1.0), (0.34, -0.8), (0.18, -0.35))]
@@ -739,11 +739,14 @@ def _brow_points_of(identity: int, arched: int, male: int) -> np.ndarray:
 def _nose_points_of(identity: int, big: int, pointy: int) -> np.ndarray:
     p, pts = identity_params(identity), []
     # Nose: bridge 27..30 (top to tip), lower 31..35 (image left to right).
-    tip_y = 0.58 * p.nose_length * (1.12 if big else 1.0) * (1.08 if pointy else 1.0)
-    tip_z = 0.98 * p.nose_tip + (0.07 if pointy else 0.0) + (0.05 if big else 0.0)
-    tip_drop = 0.12 if pointy else 0.035  # a pointed nose hangs its tip below the nostrils
+    # Big_Nose and Pointy_Nose change different things (so that each shows whatever the other is): a big nose is
+    # wider and a little longer, a pointed one keeps its width and length but juts out and hangs its tip below
+    # the nostrils.
+    tip_y = 0.58 * p.nose_length * (1.12 if big else 1.0)
+    tip_z = 0.98 * p.nose_tip + (0.08 if pointy else 0.0) + (0.05 if big else 0.0)
+    tip_drop = 0.16 if pointy else 0.035
     pts += [(0.0, -0.06 + (tip_y + 0.06) * f, 0.66 + (tip_z - 0.66) * f ** 1.2) for f in (0.0, 1 / 3, 2 / 3, 1.0)]
-    nw = 0.19 * p.nose_width * (1.55 if big else 1.0) * (0.85 if pointy else 1.0)
+    nw = 0.19 * p.nose_width * (1.55 if big else 1.0)
     nb = tip_y + 0.08
     pts += [(fx * nw, nb + dy, z * tip_z / 0.98) for fx, dy, z in
             ((-1.0, -0.02, 0.62), (-0.5, 0.02, 0.74), (0.0, tip_drop, 0.8), (0.5, 0.02, 0.74), (1.0, -0.02, 0.62))]
@@ -1484,10 +1487,14 @@ def _draw_nose(pa: _Painter, sc: _Scene) -> None:
     for a, b in ((31, 32), (35, 34)):  # nostrils
         dx, dy = float(lm[b, 0] - lm[a, 0]), float(lm[b, 1] - lm[a, 1])
         c = lm[a] * 0.45 + lm[b] * 0.55 + np.array([0, 0.008 * cam.scale], np.float32)
-        rh = (0.045 if sc.a["Big_Nose"] else 0.03) * cam.scale
+        rh = (0.045 if sc.a["Big_Nose"] else 0.03) * cam.scale * (1.0 if sc.detail else 1.3)
         pa.ellipse(c, (max(0.5, math.hypot(dx, dy) * 0.55), rh), math.degrees(math.atan2(dy, dx)), dark)
-    if sc.a["Pointy_Nose"]:  # a pointed tip: its lower outline is a V, drawn at every size
-        pa.line(sc.lm_px[[31, 33, 35]], _shade(sc.skin, 0.6), 0.026 * cam.scale)
+    if sc.a["Pointy_Nose"]:  # a pointed tip: its lower outline is a V and its tip catches the light, at every size
+        tip = lm[30] * 0.35 + lm[33] * 0.65  # above the lowest point of the tip
+        glint = (0.04 * cam.scale, 0.03 * cam.scale)
+        pa.ellipse(tip, glint, 0.0, _blend(sc.skin, (255, 246, 236), 0.3 if sc.detail else 0.35))
+        pa.line(sc.lm_px[[31, 33, 35]], _shade(sc.skin, 0.6 if sc.detail else 0.5),
+                (0.026 if sc.detail else 0.045) * cam.scale)
     # alar creases: small arcs round the nostril wings (they mark the nose's width); below 96 px wider and darker,
     # so that the width still shows
     arcs = sc.pts3[[31, 35]][:, None, :] + _ALAR_ARC[None] * np.array([[[-1, 1, 1]], [[1, 1, 1]]], np.float32)
