@@ -336,9 +336,10 @@ for s, m in means.items():
 # loses (colours, fine detail), so the oracle no longer recognises the person (the next section measures why),
 # and the L1 to the counterfactual is large. Starting from the reference keeps everything the mask does not touch
 # and much more of the identity; what it still loses is inside the mask, where the guides' features (another
-# person's) replace the reference's. The subtle shape attributes (pointy / big nose) are the hardest: the guides'
-# noses differ from the reference's by a few pixels at 64 px, which conv3_1's coarse map barely encodes. VGG-Face at
-# 224 pixels (the `gpu` profile on Colab) keeps much more detail than our network at 64 pixels.
+# person's) replace the reference's. An edit carries through only as far as its cue survives conv3_1, a 16x16 map
+# at 64 px: a nose's shape or a mouth's corners are a few pixels, so read the per-edit lines rather than the mean,
+# and note that each cell is a handful of references (`bench/cnia.py` scores more). VGG-Face at 224 pixels (the
+# `gpu` profile on Colab) keeps much more detail than our network at 64 pixels.
 
 # %% [markdown]
 # ## Why the blank start loses the identity
