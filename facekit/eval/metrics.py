@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from facekit.nn.features import check_image
@@ -186,6 +185,15 @@ def gaussian_window(sigma: float = 1.5, truncate: float = 3.5, dtype: torch.dtyp
     return g / g.sum()  # (2r+1,)
 
 
+def _band(g: Tensor, n: int) -> Tensor:
+    """``(n - K + 1, n)`` float64 matrix whose row ``i`` holds the window ``g`` at columns ``i .. i + K - 1``."""
+    k = g.numel()
+    out = torch.zeros(n - k + 1, n, dtype=torch.float64)
+    idx = torch.arange(n - k + 1)[:, None] + torch.arange(k)[None, :]  # (n-K+1, K) column of each tap
+    out.scatter_(1, idx, g.double().expand(n - k + 1, k))
+    return out
+
+
 def ssim(
     input: Tensor,
     target: Tensor,
@@ -227,13 +235,15 @@ def ssim(
     b, c, h, w = input.shape
     if h < k or w < k:
         raise ValueError(f"ssim needs images of at least {k}x{k} pixels for sigma={sigma}; got {h}x{w}")
-    x = input.double().reshape(b * c, 1, h, w)  # each channel on its own
-    y = target.double().reshape(b * c, 1, h, w)
-    gx = g.to(x.device).view(1, 1, 1, k)
-    gy = g.to(x.device).view(1, 1, k, 1)
+    x = input.double().reshape(b * c, h, w)  # each channel on its own; float64 as scikit-image
+    y = target.double().reshape(b * c, h, w)
+    # The separable Gaussian, "valid" (only positions where the window fits), as two banded matrices: in float64 a
+    # matrix product is several times faster on a CPU than a convolution, with the same numbers.
+    rows = _band(g, h).to(x.device)  # (H-K+1, H)
+    cols = _band(g, w).to(x.device).t()  # (W, W-K+1)
 
-    def blur(t: Tensor) -> Tensor:  # separable Gaussian, "valid": only positions where the window fits
-        return F.conv2d(F.conv2d(t, gx), gy)  # (BC, 1, H-K+1, W-K+1)
+    def blur(t: Tensor) -> Tensor:
+        return rows @ t @ cols  # (BC, H-K+1, W-K+1)
 
     mu_x, mu_y = blur(x), blur(y)
     var_x = blur(x * x) - mu_x**2
