@@ -409,8 +409,8 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
       (``identity_cosine``: their mean cosine similarity);
     * ``attributes_kept``: share of the oracle's 28 attributes on which the generated face agrees with the true
       one (stored as ``others_preserved`` too, the results table's "others kept" column);
-    * ``l1``, ``psnr`` (and ``ssim`` with ``with_ssim=True``; about 13 ms per 128 px image on one CPU thread): pixel errors
-      against the true face (:func:`facekit.eval.l1`, :func:`facekit.eval.psnr`).
+    * ``l1``, ``psnr`` (and ``ssim`` with ``with_ssim=True``; about 13 ms per 128 px image on one CPU thread):
+      pixel errors against the true face (:func:`facekit.eval.l1`, :func:`facekit.eval.psnr`).
 
     Args:
         generated, true: ``(B, 3, H, W)`` in [0, 1].
