@@ -417,6 +417,10 @@ def test_near_frontal_share_of_protocol_samples() -> None:
     assert 0.35 < share < 0.6  # 0.4 near-frontal by the draw, plus the full range's own near-frontal samples
     pairs = P.edit_pairs(ids[:10], per_identity=3, seed=0, p_frontal=1.0)
     assert all(abs(p.source.yaw) <= 10 for p in pairs)
+    with pytest.raises(ValueError, match="p_frontal"):
+        P.random_specs(ids, per_identity=1, p_frontal=1.5)
+    with pytest.raises(ValueError, match="p_trait"):
+        P.random_specs(ids, 1, p_trait=-0.1)
 
 
 def test_coupled_attributes_are_not_counted_as_changed_without_counterfactuals() -> None:

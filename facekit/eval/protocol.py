@@ -131,7 +131,13 @@ def random_specs(
 
     Returns:
         a list of :class:`RenderSpec`, identity-major.
+
+    Raises:
+        ValueError: ``p_trait`` or ``p_frontal`` is not a probability.
     """
+    for name, p in (("p_trait", p_trait), ("p_frontal", p_frontal)):
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1]; got {p}")
     specs = []
     for ident in identities:
         for k in range(per_identity):
