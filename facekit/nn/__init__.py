@@ -9,6 +9,9 @@ Feature networks (input: RGB in ``[0, 1]``, ``(B, 3, H, W)``; each normalises in
 * :class:`SynthFaceNet`: a narrow VGG-16 trained on SynthFaces identities, shipped with facekit; the offline
   stand-in for VGG-Face.
 
+The papers' networks: :class:`EyeToFace` and :class:`EyeFaceCritic` (*From an Eye to a Face*),
+:class:`GenerationNet`, :class:`RefinementNet` and :class:`SeeAnotherYou` (*Learning to See another You*).
+
 :func:`face_network` returns VGG-Face when its weights are present and SynthFaceNet otherwise, and says which.
 
 Layer names (:mod:`facekit.nn.features`): ``convB_K`` (before the ReLU), ``reluB_K``, ``poolB``; an integer ``l``
@@ -38,6 +41,7 @@ from facekit.nn.features import (
 )
 from facekit.nn.synthfacenet import SynthFaceNet
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
+from facekit.nn.see_another_you import GenerationNet, RefinementNet, SeeAnotherYou
 from facekit.nn.vgg19 import VGG19, VGG19_LAYER_INDEX
 from facekit.nn.vggface import VGGFace
 
@@ -56,6 +60,9 @@ __all__ = [
     "face_network",
     "EyeToFace",
     "EyeFaceCritic",
+    "GenerationNet",
+    "RefinementNet",
+    "SeeAnotherYou",
 ]
 
 
