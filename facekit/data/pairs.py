@@ -139,6 +139,10 @@ class PairDataset(Dataset):
             self._cache[key] = image
         return image
 
+    def image(self, spec: RenderSpec, source: bool = False) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 image of ``spec`` as a pair shows it (``source=True``: with ``source_fn``)."""
+        return self._image(spec, source)
+
     def _onehot(self, k: int) -> torch.Tensor:
         code = torch.zeros(len(self.code_names), dtype=torch.float32)
         code[k] = 1.0
