@@ -16,8 +16,8 @@ Where :func:`find` looks, in order:
 
 Example:
     >>> from facekit import hub
-    >>> sorted(hub.REGISTRY)
-    ['eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
+    >>> sorted(hub.REGISTRY)[:3]
+    ['eye2face', 'oracle', 'see_another_you_accessory']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
 """
@@ -53,6 +53,7 @@ __all__ = [
     "verify",
     "load",
     "pretrained",
+    "save",
     "PACKAGE_WEIGHTS_DIR",
 ]
 
@@ -174,6 +175,27 @@ register(
         size="2.7 MB",
     )
 )
+
+
+_SEE_ANOTHER_YOU_SHA256 = {  # both stages of each task, float16; made by scripts/train_see_another_you.py
+    "pose": "TBD",
+    "accessory": "TBD",
+    "completion": "TBD",
+}
+for _task, _digest in _SEE_ANOTHER_YOU_SHA256.items():
+    register(
+        WeightsEntry(
+            name=f"see_another_you_{_task}",
+            filename=f"see_another_you_{_task}.pt",
+            url=None,  # ships in facekit/weights/ with see_another_you_<task>.json, its training record
+            sha256=_digest,
+            licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+            loader="facekit.nn:SeeAnotherYou",
+            description=f"Learning to See another You, {_task} task: generation + refinement networks (SynthFaces, "
+            "32 px grey, shipped with facekit)",
+            size="4 MB",
+        )
+    )
 
 
 # -- errors -------------------------------------------------------------------------------------------------
@@ -487,3 +509,29 @@ def pretrained(
     if device is not None:
         net.to(device)
     return net
+
+
+def save(model: nn.Module, path: PathLike, *, meta: Optional[Mapping[str, Any]] = None, half: bool = True) -> Path:
+    """Write a network in the format :func:`load` reads: ``{"state_dict", "config": model.config}``.
+
+    What ``facekit/weights/`` ships (register the file's SHA-256 with :func:`register`).
+
+    Args:
+        model: a network with a ``config`` property (its constructor arguments).
+        path: the ``.pt`` file.
+        meta: plain values (the training command, figures), also written as JSON to ``<path>.json``.
+        half: store floating-point tensors in float16 (half the size; loading casts them back).
+
+    Returns:
+        the path written.
+    """
+    import json
+
+    path = Path(path)
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
+             for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state, "config": dict(model.config)}, path)
+    if meta is not None:
+        path.with_suffix(".json").write_text(json.dumps(dict(meta), indent=1) + "\n")
+    return path

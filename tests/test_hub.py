@@ -54,7 +54,8 @@ def test_registry_entries():
     assert hub.REGISTRY["synthface_net"].url is None
     for entry in hub.REGISTRY.values():
         assert entry.licence
-        assert hub._loader_class(entry).__name__ in ("VGGFace", "VGG19", "SynthFaceNet", "OracleNet", "EyeToFace")
+        assert hub._loader_class(entry).__name__ in ("VGGFace", "VGG19", "SynthFaceNet", "OracleNet", "EyeToFace",
+                                                          "SeeAnotherYou")
     with pytest.raises(KeyError, match="vgg_face"):
         hub.find("vggface")
 

@@ -498,14 +498,9 @@ def save_pretrained(generator: EyeToFace, path: Union[str, Path] = WEIGHTS_FILE,
     Returns:
         the path written.
     """
-    path = Path(path)
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
-             for k, v in generator.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "config": generator.config}, path)
-    if meta is not None:
-        path.with_suffix(".json").write_text(json.dumps(dict(meta), indent=1) + "\n")
-    return path
+    from facekit import hub
+
+    return hub.save(generator, path, meta=meta, half=half)
 
 
 def load_pretrained(path: Optional[Union[str, Path]] = None, *, device: Any = None) -> EyeToFace:

@@ -490,6 +490,49 @@ def _autocast(amp: bool, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
 
 
+def _fit_stage(stage: int, model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size: int, lr: float,
+               momentum: float, target_stats: str, seed: int, device: Any, amp: bool,
+               checkpoint_dir: Optional[Union[str, Path]], checkpoint_every: int, progress: bool) -> Any:
+    """One stage of section 3.4 through :class:`facekit.train.Trainer` (see :func:`train_stage1`)."""
+    from facekit.config import get_device
+    from facekit.train import Trainer
+
+    device = torch.device(device) if device is not None else get_device()
+    loss_fn = _LOSS_OF_TASK[data.task]
+    G, R = model.generator, model.refiner
+    name, net = ("generator", G) if stage == 1 else ("refiner", R)
+    if stage == 2:  # the frozen stage 1
+        G.to(device).eval().requires_grad_(False)
+    if amp:
+        G.to(memory_format=torch.channels_last)
+        net.to(memory_format=torch.channels_last)
+
+    def step(trainer: Any, batch: Any) -> Dict[str, float]:
+        source, target, code = batch
+        x, y = _prepare(source, target, target_stats)
+        if amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(amp, device):
+            if stage == 1:
+                pred = trainer.models[name](x, code)  # F_1(X, C_Y)
+            else:
+                with torch.no_grad():
+                    y1 = G(x, code)  # recomputed per batch by the frozen stage 1
+                pred = trainer.models[name](x, y1.float())  # F_2(X, Y1_hat)
+        return trainer.update(name, {"loss": loss_fn(pred.float(), y)})  # eq. (1) / eq. (2)
+
+    trainer = Trainer({name: net}, {name: _sgd(net.parameters(), lr, momentum, data.images.shape[1:])},
+                      step, data=data, batch_size=batch_size, seed=seed, device=device,
+                      checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / f"stage{stage}",
+                      checkpoint_every=checkpoint_every, progress=progress, desc=f"{data.task} stage {stage}")
+    try:
+        history = trainer.fit(steps)
+    finally:
+        G.requires_grad_(True)
+    net.eval()
+    return history
+
+
 def train_stage1(model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size: int = PAPER["batch_size"],
                  lr: float = PAPER["lr"], momentum: float = PAPER["momentum"], target_stats: str = "source",
                  seed: int = 0, device: Any = None, amp: bool = False,
@@ -505,37 +548,16 @@ def train_stage1(model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size
         target_stats: ``"source"`` or ``"own"`` (see the module docstring).
         seed: the data order and, for a fresh run, every random generator.
         device: where to train (default :func:`facekit.config.get_device`).
-        amp: bfloat16 autocast and channels-last (about 2.5x faster on a CPU with AVX-512 bf16); losses in fp32.
-        checkpoint_dir, checkpoint_every, progress: see :class:`facekit.train.Trainer` (re-running resumes).
+        amp: bfloat16 autocast and channels-last (about 2.3x faster on a CPU with AVX-512 bf16); losses in fp32.
+        checkpoint_dir, checkpoint_every, progress: see :class:`facekit.train.Trainer` (checkpoints go to
+            ``checkpoint_dir/stage1``; re-running resumes).
 
     Returns:
         the history; ``history.terms["loss"]`` is the per-pixel loss of every step (standardised units).
     """
-    from facekit.config import get_device
-    from facekit.train import Trainer
-
-    device = torch.device(device) if device is not None else get_device()
-    loss_fn = _LOSS_OF_TASK[data.task]
-    G = model.generator
-    if amp:
-        G.to(memory_format=torch.channels_last)
-
-    def step(trainer: Any, batch: Any) -> Dict[str, float]:
-        source, target, code = batch
-        x, y = _prepare(source, target, target_stats)
-        if amp:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(amp, device):
-            pred = trainer.models["generator"](x, code)  # F_1(X, C_Y)
-        return trainer.update("generator", {"loss": loss_fn(pred.float(), y)})  # eq. (1)
-
-    trainer = Trainer({"generator": G}, {"generator": _sgd(G.parameters(), lr, momentum, data.images.shape[1:])},
-                      step, data=data, batch_size=batch_size, seed=seed, device=device,
-                      checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / "stage1",
-                      checkpoint_every=checkpoint_every, progress=progress, desc=f"{data.task} stage 1")
-    history = trainer.fit(steps)
-    G.eval()
-    return history
+    return _fit_stage(1, model, data, steps=steps, batch_size=batch_size, lr=lr, momentum=momentum,
+                      target_stats=target_stats, seed=seed, device=device, amp=amp, checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=checkpoint_every, progress=progress)
 
 
 def train_stage2(model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size: int = PAPER["batch_size"],
@@ -546,38 +568,11 @@ def train_stage2(model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size
     """Train the refinement network (eq. (2)) on the outputs of the **frozen** generation network.
 
     The stage-1 output of every batch is recomputed (no gradient) with the generator in eval mode. Arguments as
-    :func:`train_stage1`; only ``model.refiner`` is trained.
+    :func:`train_stage1` (checkpoints in ``checkpoint_dir/stage2``); only ``model.refiner`` is trained.
     """
-    from facekit.config import get_device
-    from facekit.train import Trainer
-
-    device = torch.device(device) if device is not None else get_device()
-    loss_fn = _LOSS_OF_TASK[data.task]
-    G, R = model.generator.to(device).eval(), model.refiner
-    G.requires_grad_(False)
-    if amp:
-        G.to(memory_format=torch.channels_last)
-        R.to(memory_format=torch.channels_last)
-
-    def step(trainer: Any, batch: Any) -> Dict[str, float]:
-        source, target, code = batch
-        x, y = _prepare(source, target, target_stats)
-        if amp:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(amp, device):
-            with torch.no_grad():
-                y1 = G(x, code)  # the frozen stage 1
-            pred = trainer.models["refiner"](x, y1.float())  # F_2(X, Y1_hat)
-        return trainer.update("refiner", {"loss": loss_fn(pred.float(), y)})  # eq. (2)
-
-    trainer = Trainer({"refiner": R}, {"refiner": _sgd(R.parameters(), lr, momentum, data.images.shape[1:])},
-                      step, data=data, batch_size=batch_size, seed=seed, device=device,
-                      checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / "stage2",
-                      checkpoint_every=checkpoint_every, progress=progress, desc=f"{data.task} stage 2")
-    history = trainer.fit(steps)
-    G.requires_grad_(True)
-    R.eval()
-    return history
+    return _fit_stage(2, model, data, steps=steps, batch_size=batch_size, lr=lr, momentum=momentum,
+                      target_stats=target_stats, seed=seed, device=device, amp=amp, checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=checkpoint_every, progress=progress)
 
 
 def train(model: SeeAnotherYou, data: TaskData, *, steps1: int, steps2: int, **kwargs: Any) -> Tuple[Any, Any]:
@@ -817,7 +812,8 @@ def _recall(queries: Tensor, gallery: Tensor, q_labels: Tensor, g_labels: Tensor
 def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Optional[int] = PAPER["queries"],
                          ks: Sequence[int] = PAPER["ks"], pose_classifier: Optional[nn.Module] = None,
                          train_features: Optional[Tuple[Tensor, Tensor]] = None, face_net: Optional[nn.Module] = None,
-                         pool: int = 2, seed: int = 0, progress: bool = False) -> Dict[str, Any]:
+                         pool: int = 2, exclude_source: bool = False, seed: int = 0,
+                         progress: bool = False) -> Dict[str, Any]:
     """Section 4.1.2 on the pose task's test data: our retrieval by generation and the two-step baselines.
 
     Gallery: every test image (``data.images``), represented by :func:`represent`. Queries: ``n_queries`` random
@@ -842,6 +838,9 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
             ``pose_classifier`` is None).
         face_net: the face network of the baselines (default :func:`facekit.nn.face_network`).
         pool, seed, progress: as :func:`represent`; the queries' seed; progress bars.
+        exclude_source: leave each query's own source image out of its candidates. It is never a correct answer
+            (another pose), but a generation that barely moved the face finds it first; the paper keeps it (every
+            test image is in the gallery), so the default does too.
 
     Returns:
         ``{"criterion1": {method: {K: recall}}, "criterion2": ..., "pose_accuracy": float, "by_pose_change":
@@ -878,10 +877,14 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
         predicted = pose_classifier(face).argmax(1)  # (G,)
     accuracy = float((predicted == lab["code"]).float().mean())
     exclude = predicted[None, :] != target_code[:, None]  # (Q, G): not the target pose by the classifier
+    own = torch.zeros(len(src), len(data.images), dtype=torch.bool)
+    if exclude_source:
+        own[torch.arange(len(src)), src] = True
+        exclude = exclude | own
     raw = standardize(_as_unit(data.images))[0].flatten(1)
     methods = {
-        "ours_image": (q_pix, gal.pixels, None),
-        "ours_net2": (q_net2, gal.net2, None),
+        "ours_image": (q_pix, gal.pixels, own if exclude_source else None),
+        "ours_net2": (q_net2, gal.net2, own if exclude_source else None),
         "two_step_image": (raw[src], raw, exclude),
         "two_step_net2": (gal.net2[src], gal.net2, exclude),
         "two_step_face_net": (face[src], face, exclude),
@@ -894,8 +897,10 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
     change = (yaws[lab["code"][src]] - yaws[target_code]).abs().round().long()
     for key, cols in (("by_pose_change", 3), ("by_pose_change_c1", 2)):
         result[key] = {int(d): _recall(q_net2[change == d], gal.net2, q_labels[change == d][:, :cols],
-                                       g_labels[:, :cols], (5,))[5] for d in sorted(set(change.tolist()))}
-    result.update(pose_accuracy=accuracy, queries=q_idx, top=retrieve(q_net2, gal.net2, 5), generated=generated,
+                                       g_labels[:, :cols], (5,), own[change == d] if exclude_source else None)[5]
+                       for d in sorted(set(change.tolist()))}
+    top = retrieve(q_net2, gal.net2, 5, exclude=own if exclude_source else None)
+    result.update(pose_accuracy=accuracy, queries=q_idx, top=top, generated=generated,
                   gallery=gal, n_gallery=len(data.images))
     return result
 
@@ -905,7 +910,7 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
 # ================================================================================================================
 def save_pretrained(model: SeeAnotherYou, task: str, path: Optional[Union[str, Path]] = None, *,
                     meta: Optional[Mapping[str, Any]] = None, half: bool = True) -> Path:
-    """Write ``{"state_dict" (float16), "config"}`` (the :mod:`facekit.hub` format) and ``meta`` as JSON beside it.
+    """Write ``{"state_dict" (float16), "config"}`` (:func:`facekit.hub.save`) and ``meta`` as JSON beside it.
 
     Args:
         model: both stages.
@@ -914,14 +919,10 @@ def save_pretrained(model: SeeAnotherYou, task: str, path: Optional[Union[str, P
         meta: the training record (command, wall time, figures), written to ``<path>.json``.
         half: store floating-point tensors in float16.
     """
-    path = Path(path) if path is not None else WEIGHTS_DIR / f"{weights_name(task)}.pt"
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
-             for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "config": model.config}, path)
-    if meta is not None:
-        path.with_suffix(".json").write_text(json.dumps(dict(meta), indent=1) + "\n")
-    return path
+    from facekit import hub
+
+    return hub.save(model, path if path is not None else WEIGHTS_DIR / f"{weights_name(task)}.pt", meta=meta,
+                    half=half)
 
 
 def load_pretrained(task: str, path: Optional[Union[str, Path]] = None, *, device: Any = None) -> SeeAnotherYou:
