@@ -116,11 +116,10 @@ def test_targets_are_in_the_source_units_and_outputs_denormalised_by_the_source(
     _, y_own = say._prepare(source, target, "own")
     assert torch.allclose(y_own, say.standardize(target)[0])  # the release's option
 
-    class Copy(SeeAnotherYou):  # a "network" that returns its input: edit must give back the source, not the target
-        def forward(self, x, code):
-            return x, x
-
-    out = say.edit(Copy(7, size=8), source, torch.tensor([0, 1]))
+    copy = SeeAnotherYou(7, size=8)  # a "network" that returns its input: edit must give back the source
+    copy.generator.forward = lambda x, code: x
+    copy.refiner.forward = lambda x, y1: y1
+    out = say.edit(copy, source, torch.tensor([0, 1]))
     assert torch.allclose(out["stage2"], source, atol=1e-5)
     assert not torch.allclose(out["stage2"], target, atol=0.1)
 
@@ -243,22 +242,10 @@ def test_stage2_leaves_stage1_untouched():
 
 
 # -- retrieval (section 4.1.2) -----------------------------------------------------------------------------------
-class _Templates(SeeAnotherYou):
-    """A stub whose output for code k is template k, whatever the image (stage 2 copies stage 1)."""
-
-    def __init__(self, templates):
-        super().__init__(len(templates), size=templates.shape[-1])
-        self.templates = templates
-
-    def forward(self, x, code):
-        y = self.templates[code.argmax(1)]
-        return y, y
-
-
 def test_gallery_keeps_the_generation_closest_to_the_original():
     torch.manual_seed(1)
     t = say.standardize(torch.rand(7, 1, 8, 8))[0]
-    model = _Templates(t)
+    model = SeeAnotherYou(7, size=8)  # stage 1 outputs template k for code k, whatever the image
     model.generator.forward = lambda x, code: t[code.argmax(1)]  # represent() calls the two stages itself
     model.refiner.features = lambda x, y1, layers: {MIDDLE_LAYER: torch.zeros(len(x), 128, 4, 4), "conv8": y1}
     order = torch.tensor([4, 0, 6, 2])
@@ -329,3 +316,11 @@ def test_shipped_weights_are_registered_with_their_hash(task):
 def test_package_weights_stay_well_under_50_mb():
     total = sum(p.stat().st_size for p in hub.PACKAGE_WEIGHTS_DIR.glob("*.pt"))
     assert total < 40e6, f"facekit/weights holds {total / 1e6:.1f} MB"
+
+
+def test_bf16_inference_is_close_to_fp32():
+    torch.manual_seed(3)
+    model = SeeAnotherYou(7)
+    images, codes = torch.rand(4, 1, 32, 32), torch.tensor([0, 2, 4, 6])
+    a, b = say.edit(model, images, codes), say.edit(model, images, codes, amp=True)
+    assert float((a["stage2"] - b["stage2"]).abs().max()) < 0.05

@@ -590,8 +590,24 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _stages(model: SeeAnotherYou, x: Tensor, code: Tensor, amp: bool, pool: int = 0
+            ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Both stages on standardised ``x``: ``(y1, y2, middle-layer features or None)``, float32."""
+    device = x.device
+    if amp:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with _autocast(amp, device):
+        y1 = model.generator(x, code)
+        if not pool:
+            return y1.float(), model.refiner(x, y1).float(), None
+        f = model.refiner.features(x, y1, [MIDDLE_LAYER, "conv8"])
+    mid = F.avg_pool2d(f[MIDDLE_LAYER].float(), pool) if pool > 1 else f[MIDDLE_LAYER].float()
+    return y1.float(), f["conv8"].float(), mid.flatten(1)
+
+
 @torch.no_grad()
-def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int = 256) -> Dict[str, Tensor]:
+def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int = 256,
+         amp: bool = False) -> Dict[str, Tensor]:
     """Change the attribute of faces with both stages; outputs de-normalised with each **source's** statistics.
 
     Args:
@@ -599,6 +615,7 @@ def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int
         images: ``(B, C, S, S)``, uint8 or float in [0, 1].
         codes: ``(B,)`` target attribute indices, or ``(B, K)`` one-hot.
         batch_size: images per forward pass.
+        amp: bfloat16 autocast (about 2.5x faster on a CPU with AVX-512 bf16; outputs differ by about 1e-2).
 
     Returns:
         ``{"stage1": (B, C, S, S), "stage2": (B, C, S, S)}`` in [0, 1] (clamped), on the CPU.
@@ -613,7 +630,7 @@ def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int
     out: Dict[str, List[Tensor]] = {"stage1": [], "stage2": []}
     for xs, cs in zip(images.split(batch_size), onehot.split(batch_size)):
         x, mean, std = standardize(xs.to(device))
-        y1, y2 = model(x, cs.to(device))
+        y1, y2, _ = _stages(model, x, cs.to(device), amp)
         out["stage1"].append(destandardize(y1, mean, std).clamp(0, 1).cpu())
         out["stage2"].append(destandardize(y2, mean, std).clamp(0, 1).cpu())
     model.train(was)
@@ -629,8 +646,8 @@ def mse_255(pred: Tensor, target: Tensor) -> float:
     return float(mse(rgb[0].clamp(0, 1), rgb[1])) * 255.0 ** 2
 
 
-def stage_errors(model: SeeAnotherYou, data: TaskData, *, n: Optional[int] = None, seed: int = 0
-                 ) -> Dict[str, Any]:
+def stage_errors(model: SeeAnotherYou, data: TaskData, *, n: Optional[int] = None, seed: int = 0,
+                 amp: bool = False) -> Dict[str, Any]:
     """Table 1: per-pixel MSE (0-255 grey) of each stage's output against the ground truth, on test pairs.
 
     Args:
@@ -638,6 +655,7 @@ def stage_errors(model: SeeAnotherYou, data: TaskData, *, n: Optional[int] = Non
         data: test pairs.
         n: a random subset of this many pairs (the paper: 10,000); ``None``: all.
         seed: the subset's seed.
+        amp: bfloat16 autocast (see :func:`edit`).
 
     Returns:
         ``{"stage1", "stage2"`` (floats), ``"n"``, ``"pairs"`` (the indices used), ``"outputs"`` (the dict of
@@ -647,7 +665,7 @@ def stage_errors(model: SeeAnotherYou, data: TaskData, *, n: Optional[int] = Non
     if n is not None and n < len(data):
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
     src, tgt = data.images[data.source[idx]], data.images[data.target[idx]]
-    out = edit(model, src, data.target_code[idx])
+    out = edit(model, src, data.target_code[idx], amp=amp)
     truth = tgt.float() / 255
     return {"stage1": mse_255(out["stage1"], truth), "stage2": mse_255(out["stage2"], truth), "n": len(idx),
             "pairs": idx, "outputs": out}
@@ -673,14 +691,8 @@ class Representation:
     images: Tensor
 
 
-def _net2_features(model: SeeAnotherYou, x: Tensor, y1: Tensor, pool: int) -> Tuple[Tensor, Tensor]:
-    f = model.refiner.features(x, y1, [MIDDLE_LAYER, "conv8"])
-    mid = F.avg_pool2d(f[MIDDLE_LAYER], pool) if pool > 1 else f[MIDDLE_LAYER]
-    return f["conv8"], mid.flatten(1)
-
-
 @torch.no_grad()
-def represent(model: SeeAnotherYou, images: Tensor, *, pool: int = 2, batch_size: int = 128,
+def represent(model: SeeAnotherYou, images: Tensor, *, pool: int = 2, batch_size: int = 128, amp: bool = False,
               progress: bool = False) -> Representation:
     """"Generate the 7 possible poses for each original face and keep the one that is closest to the original
     (using pixel level Euclidean distance)" (section 4.1.2), with its second-network features.
@@ -691,6 +703,7 @@ def represent(model: SeeAnotherYou, images: Tensor, *, pool: int = 2, batch_size
         pool: average-pooling of the middle-layer maps (``(128, 16, 16)`` -> ``(128, 8, 8)`` with 2), which keeps a
             gallery of thousands of images in memory; 1 keeps every value.
         batch_size: images per forward pass (each is generated ``K`` times).
+        amp: bfloat16 autocast (see :func:`edit`).
         progress: a progress bar.
 
     Returns:
@@ -711,8 +724,7 @@ def represent(model: SeeAnotherYou, images: Tensor, *, pool: int = 2, batch_size
         b = len(x)
         xk = x.repeat_interleave(k, 0)  # (B*K, C, S, S): each image with every code
         codes = torch.eye(k, device=device).repeat(b, 1)
-        y1 = model.generator(xk, codes)
-        y2, mid = _net2_features(model, xk, y1, pool)
+        _, y2, mid = _stages(model, xk, codes, amp, pool)
         dist = (y2 - xk).flatten(1).pow(2).sum(1).view(b, k)
         best = dist.argmin(1)  # (B,)
         pick = torch.arange(b, device=device) * k + best
@@ -724,7 +736,7 @@ def represent(model: SeeAnotherYou, images: Tensor, *, pool: int = 2, batch_size
 
 
 @torch.no_grad()
-def _queries(model: SeeAnotherYou, images: Tensor, codes: Tensor, pool: int, batch_size: int = 256
+def _queries(model: SeeAnotherYou, images: Tensor, codes: Tensor, pool: int, amp: bool, batch_size: int = 256
              ) -> Tuple[Tensor, Tensor, Tensor]:
     """Generated queries: (pixels, net2 features, images in [0, 1])."""
     device = _device_of(model)
@@ -732,8 +744,7 @@ def _queries(model: SeeAnotherYou, images: Tensor, codes: Tensor, pool: int, bat
     onehot = _one_hot(codes, model.generator.n_codes)
     for xs, cs in zip(_as_unit(images).split(batch_size), onehot.split(batch_size)):
         x, mean, std = standardize(xs.to(device))
-        y1 = model.generator(x, cs.to(device))
-        y2, mid = _net2_features(model, x, y1, pool)
+        _, y2, mid = _stages(model, x, cs.to(device), amp, pool)
         pixels.append(y2.flatten(1).cpu())
         net2.append(mid.cpu())
         shown.append(destandardize(y2, mean, std).clamp(0, 1).cpu())
@@ -812,7 +823,7 @@ def _recall(queries: Tensor, gallery: Tensor, q_labels: Tensor, g_labels: Tensor
 def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Optional[int] = PAPER["queries"],
                          ks: Sequence[int] = PAPER["ks"], pose_classifier: Optional[nn.Module] = None,
                          train_features: Optional[Tuple[Tensor, Tensor]] = None, face_net: Optional[nn.Module] = None,
-                         pool: int = 2, exclude_source: bool = False, seed: int = 0,
+                         pool: int = 2, exclude_source: bool = False, seed: int = 0, amp: bool = False,
                          progress: bool = False) -> Dict[str, Any]:
     """Section 4.1.2 on the pose task's test data: our retrieval by generation and the two-step baselines.
 
@@ -837,7 +848,7 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
         train_features: ``(features, poses)`` of training images for the pose classifier (required when
             ``pose_classifier`` is None).
         face_net: the face network of the baselines (default :func:`facekit.nn.face_network`).
-        pool, seed, progress: as :func:`represent`; the queries' seed; progress bars.
+        pool, seed, amp, progress: as :func:`represent`; the queries' seed; bfloat16 autocast; progress bars.
         exclude_source: leave each query's own source image out of its candidates. It is never a correct answer
             (another pose), but a generation that barely moved the face finds it first; the paper keeps it (every
             test image is in the gallery), so the default does too.
@@ -856,13 +867,14 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
         from facekit.nn import face_network
 
         face_net = face_network(verbose=False)
-    gal = represent(model, data.images, pool=pool, progress=progress)
+    model.eval()
+    gal = represent(model, data.images, pool=pool, amp=amp, progress=progress)
     q_idx = torch.arange(len(data))
     if n_queries is not None and n_queries < len(data):
         q_idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n_queries]
     src = data.source[q_idx]
     target_code = data.target_code[q_idx]
-    q_pix, q_net2, generated = _queries(model, data.images[src], target_code, pool)
+    q_pix, q_net2, generated = _queries(model, data.images[src], target_code, pool, amp)
     lab = data.labels
     g_labels = torch.stack([lab["identity"], lab["code"], lab["light"]], 1)
     q_labels = torch.stack([lab["identity"][src], target_code, lab["light"][src]], 1)
