@@ -178,9 +178,9 @@ register(
 
 
 _SEE_ANOTHER_YOU_SHA256 = {  # both stages of each task, float16; made by scripts/train_see_another_you.py
-    "pose": "TBD",
-    "accessory": "TBD",
-    "completion": "TBD",
+    "pose": "3ecd52a819a98b775c89ecb2d0a0470353acd848a478b5b8e1f3431a3b7bb888",
+    "accessory": "28aa0e163fdbe98e91617bfbcdebc57476092c02ebc81800d6a8414132f73293",
+    "completion": "6bd02069364b8c0b22323b462de7a90aa365f0c26a806efb47deb246086d2dd6",
 }
 for _task, _digest in _SEE_ANOTHER_YOU_SHA256.items():
     register(
