@@ -324,3 +324,16 @@ def test_bf16_inference_is_close_to_fp32():
     images, codes = torch.rand(4, 1, 32, 32), torch.tensor([0, 2, 4, 6])
     a, b = say.edit(model, images, codes), say.edit(model, images, codes, amp=True)
     assert float((a["stage2"] - b["stage2"]).abs().max()) < 0.05
+
+
+def test_gradient_clipping_option():
+    data, model = _tiny()
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        say.train_stage1(model, data, steps=1, batch_size=8, device="cpu", progress=False, max_grad_norm=0)
+    torch.manual_seed(0)
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    say.train_stage1(model, data, steps=1, batch_size=8, device="cpu", progress=False, max_grad_norm=1e-3, momentum=0.0)
+    params = model.generator.parameters()
+    moved = torch.cat([(p.detach().double() - b.double()).flatten() for p, b in zip(params, before)])
+    lr = say.PAPER["lr"] * 32 * 32
+    assert float(moved.norm()) == pytest.approx(lr * 1e-3, rel=0.02)  # one step of a gradient clipped to 1e-3
