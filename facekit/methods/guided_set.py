@@ -30,16 +30,6 @@ from facekit.losses import content_loss
 from facekit.nn import FeatureExtractor, FeatureNet, LayerSpec
 from facekit.nn.features import check_image
 
-__all__ = [
-    "IBUG68_FLIP",
-    "flip_landmarks",
-    "flip_images",
-    "LabelledPool",
-    "GuidedSet",
-    "pose_distance",
-    "similarity_distance",
-    "find_guided_sets",
-]
 
 # ----------------------------------------------------------------------------------------------------------------
 # Horizontal flips (CNIA sec. 4: "we augment the dataset by flipping the images horizontally")
