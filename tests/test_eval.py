@@ -174,7 +174,7 @@ def test_results_table_round_trip(tmp_path) -> None:
 
 
 def test_bench_cli_prints_markdown_and_writes_json(tmp_path, capsys) -> None:
-    from facekit.bench import main
+    from facekit.results import main
 
     path = tmp_path / "r.json"
     assert main(["--results", str(path)]) == 0

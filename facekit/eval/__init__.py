@@ -10,7 +10,7 @@
 * :func:`psnr`, :func:`ssim`, :func:`mse`, :func:`l1`: pixel metrics (optionally inside a mask);
 * :func:`seconds_per_image`: runtime after warm-up on the current device;
 * :class:`ResultsTable` / :func:`record`: the shared table of results, one row per method x attribute, that
-  ``python -m facekit.bench`` prints.
+  ``python -m facekit.results`` prints.
 
 Example:
     >>> import torch
