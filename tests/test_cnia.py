@@ -282,6 +282,10 @@ def test_pool_from_real_style_items_uses_the_detector() -> None:
 
     pool = LabelledPool.from_dataset(Items(), detector=Detector())
     assert len(pool) == 3 and pool.select({"eyeglasses": 1}).tolist() == [1]
+    # -1 is CelebA's "absent", as in render and score_edits: it selects the faces WITHOUT the attribute
+    assert pool.select({"eyeglasses": -1}).tolist() == pool.select({"eyeglasses": 0}).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="'eyeglasses' must be 0 or 1"):
+        pool.select({"eyeglasses": 2})
     with pytest.raises(ValueError, match="detector"):
         LabelledPool.from_dataset(Items())
 

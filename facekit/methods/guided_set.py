@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from facekit.data._common import attribute_value
 from facekit.landmarks import NoFaceFoundError
 from facekit.losses import content_loss
 from facekit.nn import FeatureExtractor, FeatureNet, LayerSpec
@@ -252,21 +253,23 @@ class LabelledPool:
         """CNIA Algorithm 1, step 1: the indices of the images whose labels satisfy ``attributes``.
 
         Args:
-            attributes: ``{name: 1 or 0}`` (present / absent), e.g. ``{"Eyeglasses": 1}`` or, for "mouth
+            attributes: ``{name: 1 or 0}`` (present / absent; CelebA's ``-1`` also means absent, as everywhere in
+                facekit: :func:`facekit.data._common.attribute_value`), e.g. ``{"Eyeglasses": 1}`` or, for "mouth
                 closed" on SynthFaces, ``{"Mouth_Slightly_Open": 0}``.
 
         Returns:
             ``(m,)`` int64 indices into the pool (possibly empty).
 
         Raises:
-            ValueError: ``attributes`` is empty, or names a label the pool does not have.
+            ValueError: ``attributes`` is empty, names a label the pool does not have, or gives a value that is
+                not 1, 0 or -1.
         """
         if not attributes:
             raise ValueError("give at least one attribute, e.g. {'Eyeglasses': 1}")
         keep = torch.ones(len(self), dtype=torch.bool)
         for name, value in attributes.items():
             col = self.attributes[:, self.attribute_index(name)] > 0.5  # (N,) present
-            keep &= col if int(value) else ~col
+            keep &= col if attribute_value(name, value) else ~col
         return keep.nonzero().flatten()
 
 

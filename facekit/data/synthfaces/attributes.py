@@ -9,11 +9,11 @@ order (the label a network is trained on).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from facekit.data._common import attribute_value
 from facekit.data.synthfaces.identity import identity_params
 from facekit.data.synthfaces.names import (
     _HAIR_COLOUR_ATTRIBUTE,
@@ -24,17 +24,6 @@ from facekit.data.synthfaces.names import (
     STATE_ATTRIBUTES,
     STYLE_KEYS,
 )
-
-
-def _check_attribute_value(name: str, value: Any) -> int:
-    if type(value) is int and value in (0, 1, -1):  # the common case, without the slower checks below
-        return int(value == 1)
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0, -1.0):
-        return int(float(value) == 1.0)
-    raise ValueError(f"attribute {name!r} must be 0 or 1 (True/False; CelebA's -1 also means absent), "
-                     f"got {value!r}")
 
 
 def resolve_attributes(identity: int, attributes: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
@@ -83,7 +72,7 @@ def resolve_attributes(identity: int, attributes: Optional[Mapping[str, Any]] = 
                 raise ValueError(f"{name} must be one of {', '.join(valid)} (or None), got {value!r}")
             explicit[name] = value
         elif name in ATTRIBUTES:
-            explicit[name] = _check_attribute_value(name, value)
+            explicit[name] = attribute_value(name, value)
         else:
             raise ValueError(f"unknown attribute {name!r}; valid names are: {', '.join(ATTRIBUTES)}, "
                              f"and the style keys {', '.join(STYLE_KEYS)}")
