@@ -446,3 +446,19 @@ def test_coupled_attributes_are_not_counted_as_changed_without_counterfactuals()
     edit[:, 0] = 1.0  # a goatee grows: No_Beard goes with it, Smiling stays
     row = E.score_edits(src, edit, {"Goatee": 1}, oracle=judge, identity=ident)
     assert row["attribute_success"] == 1.0 and row["others_preserved"] == 1.0  # only Smiling is judged
+
+
+def test_metrics_of_no_image_are_an_error_not_nan() -> None:
+    empty = torch.zeros(0, 3, 16, 16)
+    for fn in (E.mse, E.l1, E.psnr, E.ssim):
+        with pytest.raises(ValueError, match="hold no pixels"):
+            fn(empty, empty)
+
+
+def test_roc_and_eer_follow_scikit_learn_on_ties() -> None:
+    scores = torch.tensor([0.9, 0.5, 0.5, 0.5, 0.1, 0.7])
+    same = torch.tensor([True, True, False, True, False, False])
+    fpr, tpr, thr = E.roc_curve(scores, same)
+    assert math.isinf(float(thr[0])) and float(fpr[0]) == 0 and float(tpr[-1]) == 1
+    # by hand: 9 (same, different) pairs; ordered right: 0.9 beats all 3, each 0.5 beats 0.1 and ties 0.5 (half)
+    assert E.roc_auc(scores, same) == pytest.approx((3 + 1.5 + 1.5) / 9)
