@@ -57,6 +57,9 @@ def total_variation(
     if not isinstance(image, Tensor) or image.ndim != 4:
         shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
         raise ValueError(f"image must be a batch of images (B, C, H, W); got {shape}")
+    if not image.is_floating_point():
+        raise TypeError(f"image must be a floating-point tensor (TV is a differentiable loss); got dtype {image.dtype}. "
+                        "Convert uint8 images with x.float() / 255.")
     if image.shape[-2] < 2 or image.shape[-1] < 2:
         raise ValueError(f"image must be at least 2x2 pixels for total variation; got {tuple(image.shape[-2:])}")
     if beta <= 0:
