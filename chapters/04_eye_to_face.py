@@ -210,7 +210,7 @@ print(f"parameters: {count_parameters(G):,} (encoder {count_parameters(G.encoder
 # $$L_1 = \frac{1}{n}\sum_{i=1}^{n} \|y_i - y^{pred}_i\|_1 .$$
 #
 # **Feature loss.** Compare the true face $y$ and the generated one $y_{pred}$ through every layer $i$ of a loss
-# network $\phi$ (the paper: VGG19 with Caffe's preprocessing). The layers' L1 distances differ by orders of
+# network $\phi$ (the paper: Keras' ImageNet VGG19). The layers' L1 distances differ by orders of
 # magnitude, so the first fix divides each by the layer's size:
 #
 # $$\text{Feature loss} = \sum_i \frac{\|\phi_i(y) - \phi_i(y_{pred})\|_1}{C_i H_i W_i}.$$
@@ -225,7 +225,11 @@ print(f"parameters: {count_parameters(G):,} (encoder {count_parameters(G.encoder
 # Keras' VGG19 (what the authors used): the input layer, 16 convolutions (a Keras convolution includes its ReLU)
 # and 5 poolings, $n = 22$. Offline, the loss network is the shipped SynthFaceNet (a narrow VGG-16 trained on
 # SynthFaces identities; 13 convolutions, so $n = 19$); with the ImageNet VGG19 weights on the machine,
-# `loss_network()` picks VGG19 with the paper's preprocessing. It prints which:
+# `loss_network()` picks torchvision's VGG19 and feeds it the input its weights were trained on (ImageNet mean and
+# standard deviation on RGB). The paper used Keras' Caffe-converted VGG19, whose convention is BGR, 0-255, minus
+# the BGR means; the formula it prints, $255 \times (r - 103.939, g - 116.779, b - 123.68)$, subtracts those BGR
+# means from the R, G and B channels, a mixed-up channel order (`VGG19(preprocess="paper")` reproduces it, for
+# comparison only). It prints which network it uses:
 
 # %%
 net = e2f.loss_network(device=device)
@@ -551,8 +555,8 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   (above) is on renders with every yaw from -45 to 45 degrees, where profile views fail the frontal cascade.
 # - **Loss network.** Offline we use SynthFaceNet (19 layers, focus 9), not ImageNet VGG19 (22 layers, focus 10):
 #   the balanced loss and the weights are the same functions, but the features differ. On Colab with the VGG19
-#   weights, `loss_network()` switches to VGG19 with the paper's Caffe preprocessing (section IV, including its
-#   BGR order).
+#   weights, `loss_network()` switches to torchvision's VGG19 with that file's own preprocessing, not the paper's
+#   (section IV prints a Caffe-style formula with the channel order mixed up; see the loss-network cell above).
 # - **Training.** The paper: 150 epochs on a GPU. The shipped generator: a few epochs on one CPU thread (its
 #   record is printed above). Our faces are therefore blurrier than converged ones would be; the paper itself
 #   reports white-dot artefacts and neglected hair and background, which a feature loss does not constrain.

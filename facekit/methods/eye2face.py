@@ -10,7 +10,7 @@ The method, section by section:
 * section IV, model: :class:`facekit.nn.EyeToFace` (the autoencoder), and three losses (:func:`make_loss`): the
   pixel L1 the paper rejects, the feature loss normalised by :math:`C_i H_i W_i`, and the paper's balanced feature
   loss with triangular layer weights (:class:`facekit.losses.BalancedFeatureLoss`). The loss network is VGG19 with
-  the paper's Caffe preprocessing when its ImageNet weights are on this machine, else the shipped SynthFaceNet
+  the preprocessing of torchvision's ImageNet weights when they are on this machine, else the shipped SynthFaceNet
   (:func:`loss_network` says which).
 * section V, training and the GAN baseline: :func:`train_generator` (Adam 1e-3, batch 64 by default) and
   :func:`train_wgan_gp` (a conditional WGAN-GP with the same generator and :class:`facekit.nn.EyeFaceCritic`),
@@ -162,8 +162,10 @@ def loss_network(prefer: str = "vgg19", *, device: Any = None, verbose: bool = T
     """The loss network :math:`\\phi` of the feature losses: VGG19 (the paper) when present, else SynthFaceNet.
 
     Args:
-        prefer: ``"vgg19"``: torchvision's ImageNet VGG19 with the paper's Caffe preprocessing (BGR, 0-255, mean
-            subtracted; section IV) when its weights are found by :mod:`facekit.hub`, otherwise the shipped
+        prefer: ``"vgg19"``: torchvision's ImageNet VGG19 with the preprocessing its weights were trained with
+            (ImageNet mean / std on RGB; the paper fed Keras' Caffe-converted VGG19 its own BGR convention, and
+            prints a formula with the channels mixed up: :mod:`facekit.nn.vgg19`) when the weights are found by
+            :mod:`facekit.hub`, otherwise the shipped
             SynthFaceNet; ``"synthface_net"``: always SynthFaceNet (what the offline book and the shipped
             checkpoint use).
         device: where to put it.
@@ -177,8 +179,8 @@ def loss_network(prefer: str = "vgg19", *, device: Any = None, verbose: bool = T
     if prefer not in ("vgg19", "synthface_net"):
         raise ValueError(f"prefer must be 'vgg19' or 'synthface_net'; got {prefer!r}")
     if prefer == "vgg19" and hub.available("vgg19"):
-        net = hub.pretrained("vgg19", include_top=False, preprocess="caffe")
-        net.description += " (Caffe preprocessing, as the paper)"
+        net = hub.pretrained("vgg19", include_top=False, preprocess="torchvision")  # the file's own convention
+        net.description += " (torchvision preprocessing: the convention of these weights)"
     else:
         from facekit.nn import face_network
 
