@@ -75,6 +75,7 @@ from facekit.losses import (
     BalancedFeatureLoss,
     feature_loss_layers,
     layer_l1,
+    std_loss,
     triangular_layer_weights,
 )
 from facekit.methods import eye2face as e2f
@@ -416,6 +417,36 @@ display(markdown_table(["generator"] + cols,
                  [[n, *[f"{s[c]:.3f}" for c in cols]] for n, s in
                   [("untrained", scores["untrained"]), (f"balanced, live ({live_steps} steps)", scores["balanced"]),
                    ("balanced, shipped", shipped)]]))
+
+# %% [markdown]
+# ### The standard deviation loss
+#
+# Section IV says the model is trained with "feature loss and standard deviation loss", and gives no formula for
+# the second. Its aims (no blur, no one-face-for-every-eye) both show in standard deviations: a blurred face has a
+# smaller spread of pixel values than the true one, and a collapsed generator gives faces that barely differ
+# across a batch. `facekit.losses.std_loss` therefore matches the generated spread to the true one,
+#
+# $$L_{std} = \frac{1}{3}\sum_c \bigl|\sigma_c(y_{pred}) - \sigma_c(y)\bigr|,$$
+#
+# with $\sigma_c$ over an image's pixels (`over="image"`, against blur) or across the batch at each pixel
+# (`over="batch"`, against collapse). This is our reading, not the paper's formula. The shipped generator was
+# trained without it (`train_generator(..., std_weight=0)`); here is what it would have to correct, measured on the
+# test pairs, beside a copy of the true faces blurred with a 5 x 5 box:
+
+# %%
+true_faces = test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces
+true_faces = true_faces.to(out.device)
+blurred = torch.nn.functional.avg_pool2d(true_faces, 5, 1, 2, count_include_pad=False)
+spread = {name: (float(x.flatten(2).std(2).mean()), float(std_loss(x, true_faces)),
+                 float(std_loss(x, true_faces, over="batch")))
+          for name, x in [("true faces", true_faces), ("true faces, 5x5 blur", blurred), ("shipped generator", out)]}
+display(markdown_table(["faces", "mean pixel std", "std loss (over image)", "std loss (over batch)"],
+                       [[k, *(f"{v:.4f}" for v in vals)] for k, vals in spread.items()]))
+print("the shipped generator's faces spread "
+      + ("less" if spread["shipped generator"][0] < spread["true faces"][0] else "more")
+      + " than the true faces within an image, and "
+      + ("less" if float(out.std(0).mean()) < float(true_faces.std(0).mean()) else "more")
+      + " across the batch")
 
 # %% [markdown]
 # ### What "identity kept" means here

@@ -13,7 +13,8 @@ module                   holds
                          :func:`gradient_penalty`)
 ``feature_balance``      the eye-to-face feature losses: per-layer L1 normalised by the layer's size or
                          balanced by its initial value, with triangular layer weights
-                         (:class:`BalancedFeatureLoss`, :func:`triangular_layer_weights`)
+                         (:class:`BalancedFeatureLoss`, :func:`triangular_layer_weights`); the "standard
+                         deviation loss" named in the same section (:func:`std_loss`)
 ``_common``              the feature-dict types, the ``reduction`` argument, shape checks
 =======================  ====================================================================================
 
@@ -48,11 +49,13 @@ from facekit.losses.content import (
 from facekit.losses.feature_balance import (
     INPUT_LAYER,
     BalancedFeatureLoss,
+    StdLoss,
     balanced_feature_loss,
     extract_feature_loss_layers,
     feature_loss_layers,
     layer_l1,
     normalized_feature_loss,
+    std_loss,
     triangular_layer_weights,
 )
 from facekit.losses.regularizers import TotalVariation, total_variation
@@ -77,6 +80,8 @@ __all__ = [
     "normalized_feature_loss",
     "balanced_feature_loss",
     "BalancedFeatureLoss",
+    "std_loss",
+    "StdLoss",
     "gradient_penalty",
     "wgan_critic_loss",
     "wgan_generator_loss",

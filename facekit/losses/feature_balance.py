@@ -9,6 +9,10 @@ The eye-to-face paper compares its generator's output y_pred with the true face 
   weighted by the triangular weights lambda_i   (:func:`balanced_feature_loss`, :func:`triangular_layer_weights`,
   and :class:`BalancedFeatureLoss`, which holds the network, the layers, the weights and the initial losses).
 
+The paper also names a "standard deviation loss" without a formula; :func:`std_loss` is its most faithful reading
+(the spread of the generated face's pixels matched to the true face's, against blur; or across the batch, against
+mode collapse).
+
 The layers are those of Keras' ``VGG19(include_top=False).layers``, which is what the paper used: the input
 layer, 16 convolutions (with their ReLU) and 5 poolings, n = 22 (:func:`feature_loss_layers`). The paper's WGAN-GP
 baseline is in :mod:`facekit.losses.adversarial`.
@@ -333,3 +337,77 @@ class BalancedFeatureLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, n={len(self.layers)}, focus={self.focus} ({self.layers[self.focus]!r})"
+
+
+STD_OVER = ("image", "batch")
+"""Readings of the eye-to-face "standard deviation loss" that :func:`std_loss` offers (see its docstring)."""
+
+
+def std_loss(input: Tensor, target: Tensor, over: str = "image", reduction: str = "mean") -> Tensor:
+    r"""The "standard deviation loss" of eye-to-face section IV, in its most faithful reading.
+
+    The paper names it once ("an autoencoder network ... combined with feature loss and standard deviation loss
+    during training") and gives no formula. Its stated aims fix what it must do: the generated faces must not be
+    blurry and must not collapse to one face for every eye. Both show in standard deviations: a blurred face has
+    less contrast (a smaller spread of its pixel values) than the true face, and a collapsed generator gives a
+    batch whose faces barely differ. So the loss matches the generated spread to the true one:
+
+    .. math::
+
+        L_{std} = rac{1}{3}\sum_{c} igl|\, \sigma_c(y_{pred}) - \sigma_c(y) \,igr|
+
+    * ``over="image"`` (default, against blur): :math:`\sigma_c` is the standard deviation of channel :math:`c`
+      over an image's pixels; one value per image;
+    * ``over="batch"`` (against mode collapse): :math:`\sigma` is taken across the batch at each pixel and
+      channel, and the loss is the mean absolute difference over pixels; one value for the batch (so
+      ``reduction="none"`` is not available).
+
+    Args:
+        input: ``(B, C, H, W)`` generated faces :math:`y_{pred}`.
+        target: the true faces :math:`y`, same shape.
+        over: ``"image"`` or ``"batch"``.
+        reduction: ``"mean"`` over the batch, ``"sum"`` or ``"none"`` (``over="image"`` only).
+
+    Returns:
+        a scalar (or ``(B,)``).
+
+    Example:
+        >>> y = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])     # std 0.5 (population)
+        >>> std_loss(torch.full_like(y, 0.5), y)                # a flat grey face: no spread at all
+        tensor(0.5000)
+    """
+    _check_reduction(reduction)
+    if over not in STD_OVER:
+        raise ValueError(f"over must be one of {STD_OVER}; got {over!r}")
+    for name, t in (("input", input), ("target", target)):
+        if not isinstance(t, Tensor) or t.ndim != 4 or not t.is_floating_point():
+            raise ValueError(f"{name} must be a float (B, C, H, W) tensor; got "
+                             f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
+    if input.shape != target.shape:
+        raise ValueError(f"input and target must have the same shape; got {tuple(input.shape)} and {tuple(target.shape)}")
+    if over == "image":
+        # eye-to-face sec. IV, "standard deviation loss": per image and channel, over the pixels
+        per_image = (input.flatten(2).std(2, unbiased=False) - target.flatten(2).std(2, unbiased=False)).abs().mean(1)
+        return _reduce(per_image, reduction)
+    if reduction == "none":
+        raise ValueError("over='batch' gives one value for the whole batch; use reduction='mean'")
+    if input.shape[0] < 2:
+        raise ValueError("over='batch' needs at least 2 images in the batch")
+    return (input.std(0, unbiased=False) - target.std(0, unbiased=False)).abs().mean()  # across the batch
+
+
+class StdLoss(nn.Module):
+    """Module form of :func:`std_loss`. Args: ``over``, ``reduction`` as there."""
+
+    def __init__(self, over: str = "image", reduction: str = "mean") -> None:
+        super().__init__()
+        if over not in STD_OVER:
+            raise ValueError(f"over must be one of {STD_OVER}; got {over!r}")
+        _check_reduction(reduction)
+        self.over, self.reduction = over, reduction
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return std_loss(input, target, self.over, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"over={self.over!r}, reduction={self.reduction!r}"

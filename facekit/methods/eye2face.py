@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -45,7 +46,7 @@ from torch import Tensor, nn
 from facekit.data.pairs import EyeFacePairs, eye_face_pairs
 from facekit.data.synth_dataset import SynthFaces
 from facekit.data.synthfaces import attributes_to_vector, identity_params, resolve_attributes
-from facekit.losses import BalancedFeatureLoss
+from facekit.losses import BalancedFeatureLoss, std_loss
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.features import FeatureNet
 
@@ -248,7 +249,8 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
                     generator: Optional[EyeToFace] = None, net: Optional[FeatureNet] = None,
                     device: Any = None, checkpoint_dir: Optional[Union[str, Path]] = None,
                     checkpoint_every: int = 100, eval_fn: Optional[Callable[..., Mapping[str, float]]] = None,
-                    eval_every: Optional[int] = None, progress: bool = True) -> Tuple[EyeToFace, Any, Any]:
+                    eval_every: Optional[int] = None, progress: bool = True, std_weight: float = 0.0,
+                    std_over: str = "image") -> Tuple[EyeToFace, Any, Any]:
     """Train the eye-to-face autoencoder with one of the section IV losses (Adam, the paper's 1e-3 and batch 64).
 
     The balanced loss is calibrated first: the per-layer L1 of the freshly initialised generator on 64 training
@@ -266,9 +268,14 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
         checkpoint_dir, checkpoint_every: resumable checkpoints (see :class:`facekit.train.Trainer`).
         eval_fn, eval_every: an evaluation hook ``eval_fn(trainer)`` (see the Trainer).
         progress: show a progress bar.
+        std_weight: weight of the "standard deviation loss" that section IV trains with beside the feature loss
+            (:func:`facekit.losses.std_loss`; the paper gives neither its formula nor its weight, so the default 0
+            leaves it out, as the shipped checkpoint was trained).
+        std_over: ``"image"`` (against blur) or ``"batch"`` (against mode collapse); see :func:`~facekit.losses.std_loss`.
 
     Returns:
-        ``(generator, history, trainer)``; ``history.terms["loss"]`` holds the loss of every step.
+        ``(generator, history, trainer)``; ``history.terms["loss"]`` holds the loss of every step (and
+        ``history.terms["std"]`` the standard deviation loss, unweighted, when ``std_weight > 0``).
 
     Raises:
         facekit.train.TrainingDiverged: the loss became NaN or inf.
@@ -276,6 +283,8 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
     from facekit.config import get_device
     from facekit.train import Trainer
 
+    if std_weight < 0 or not math.isfinite(std_weight):
+        raise ValueError(f"std_weight must be a finite number >= 0; got {std_weight}")
     device = torch.device(device) if device is not None else get_device()
     if generator is None:
         torch.manual_seed(seed)
@@ -293,7 +302,10 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
         eye, face = (_to_float(t) for t in batch)
         pred = trainer.models["generator"](eye)  # M(I_eye) = I_face
-        return trainer.update("generator", {"loss": loss_fn(pred, face)})
+        terms = {"loss": loss_fn(pred, face)}
+        if std_weight > 0:  # "feature loss and standard deviation loss" (section IV)
+            terms["std"] = std_loss(pred, face, over=std_over)
+        return trainer.update("generator", terms, weights={"std": std_weight} if std_weight > 0 else None)
 
     trainer = Trainer({"generator": generator}, {"generator": opt}, step, data=pairs_data(pairs),
                       batch_size=batch_size, seed=seed, device=device, checkpoint_dir=checkpoint_dir,
