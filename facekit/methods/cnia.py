@@ -36,19 +36,10 @@ What the paper does not give, and our choices (all keyword arguments of :class:`
   [0, 1] after every step (projected gradient descent);
 * the margin of the attribute masks: :func:`facekit.masks.attribute_mask`'s default (0.3 inter-ocular distances).
 
-What limits the blank start (measured with SynthFaceNet at 64 px, 4 references x the six edits of Fig. 4, judged by
-:func:`facekit.eval.score_edits`; chapter 3 shows it): identity kept is 0.00 for every choice of the free settings
-tried (300 steps of gradient descent with step 20, :math:`\\lambda` 1 or 5, :math:`\\gamma` 0.5 or 16, or of Adam
-with :math:`\\gamma = 16`;
-with or without the colour transfer), and also with no attribute term at all, i.e. rebuilding the reference from
-its conv3_1 features (chapter 2's inversion; GD or Adam, 300 or 1,000 steps, :math:`\\gamma` 0 to 16, 64 or
-128 px: identity cosine at most about 0.1 on average, against the oracle's threshold of 0.58).
-conv3_1 of that network does not keep the few-pixel detail the identity judge relies on (the reference at a
-quarter resolution, upsampled, already falls to a cosine of 0.35-0.58). ``start="reference"`` does not rebuild
-the face and keeps much more of it:
-identity kept 0.96 in ``bench/cnia.py`` with the earlier oracle; with the oracle retrained on the sharper renderer,
-0.42 at :math:`\\lambda = 0.3` and 0.54 at :math:`\\lambda = 0.1, \\gamma = 0` (attribute success 0.46 and 0.50;
-4 references per edit, so steps of 0.25 per edit).
+What limits the blank start is measured, not written here (numbers in a docstring go stale): chapter 3's section
+"Why the blank start loses the identity" rebuilds the reference from its own conv3_1 features and lets the identity
+judge compare, and ``bench/cnia.py`` re-measures it (its ``reconstruction`` entry) beside the scores of the paper's
+setting and of ``start="reference"``, which does not rebuild the face.
 
 Example:
     >>> import torch
@@ -299,22 +290,17 @@ class CNIA:
         k: guided-set size (CNIA sec. 4.1: 5).
         alpha: :math:`\\alpha` of eq. (4) (not given in the paper).
         weighting: the :math:`w_i`: ``"uniform"`` or ``"inverse"`` (see :func:`find_guided_sets`).
-        lam: :math:`\\lambda` of eq. (7) (not given in the paper). From a blank start no value keeps the identity
-            (1 and 5 both give identity kept 0.00; see the module docstring); from the reference, 0.3.
+        lam: :math:`\\lambda` of eq. (7) (not given in the paper); ``bench/cnia.py`` uses 0.3 from the reference.
         gamma: :math:`\\gamma` of eq. (7) (not given; the paper shows 0 is noisy and 1 over-smooth for its
-            unnormalised TV; ours is averaged over pixels, hence larger). 16, chapter 2's inversion weight: with
-            the earlier 0.5, 300 steps of gradient descent from a blank image gave colour noise with no face in it
-            (reference rebuilt from its own features: squared error 3.5e7; with 16: 1.75e7, chapter 2's Adam
-            inversion: 1.3e7; the six edits' L1 to the counterfactual 0.175 -> 0.138, at 64 px). A start from the
-            reference needs little TV: ``bench/cnia.py`` uses 0.5 there.
+            unnormalised TV; ours is averaged over pixels, hence larger). 16 is chapter 2's inversion weight: a
+            small weight lets plain gradient descent from a blank image match the features with colour noise
+            (chapter 3's Fig. 7 cell shows the range). A start from the reference needs little TV (0.5 in
+            ``bench/cnia.py``).
         steps: iterations of Algorithm 1 (not given).
         lr: the step :math:`a` of Algorithm 1 (for ``"gd"``; Adam's initial step for ``"adam"``, try 0.05;
             L-BFGS's ``lr`` for ``"lbfgs"``, try 1). The default 20 is large because eq. (1) divides by
             :math:`2 C_l H_l W_l`: the gradient on a pixel is small. It is chosen for 64 px: the gradient on a
-            pixel grows as the image shrinks, and at 32 px a step of 20 makes the losses oscillate (5 converges). With 300 steps it leaves the blank-start
-            reconstruction about 3x further (squared error) from the reference than chapter 2's Adam inversion
-            (``optimizer="adam", lr=0.1, gamma=16``: L1 to the counterfactual 0.10 instead of 0.18), which is the
-            better optimiser here, though not enough to keep the identity.
+            pixel grows as the image shrinks, so at 32 px use a smaller step (about 5) or the losses oscillate.
         optimizer: one of :data:`OPTIMIZERS` (default ``"gd"``, the paper's).
         start: one of :data:`STARTS` (default ``"blank"``, the paper's).
         mask: use the attribute masks of sec. 3.3 (needs landmarks).
@@ -322,6 +308,9 @@ class CNIA:
         mask_mode: one of :data:`MASK_MODES`.
         color: apply the colour transfer of eq. (10) to the result.
         color_samples: pixels of the colour fit (CNIA: 1,000, from the centre).
+        color_fraction: side of the box the colour-fit pixels are drawn from, as a fraction of the image side:
+            0.5, the "central part" of eq. (10) as printed (the fit then applies to every pixel, so hair and
+            background take the face's correction); 1.0 fits on the whole image.
         seed: seeds the noise start and the colour transfer's pixel draw (results are deterministic).
         device: where to optimise (default: the network's device).
         progress: show a ``tqdm.auto`` progress bar over the iterations.
@@ -352,6 +341,7 @@ class CNIA:
         mask_mode: str = "gradient",
         color: bool = True,
         color_samples: int = 1000,
+        color_fraction: float = 0.5,
         seed: int = 0,
         device: Union[str, torch.device, None] = None,
         progress: bool = True,
@@ -381,7 +371,10 @@ class CNIA:
         self.lam, self.gamma, self.steps, self.lr = float(lam), float(gamma), int(steps), float(lr)
         self.optimizer, self.start = optimizer, start
         self.mask, self.mask_margin, self.mask_mode = bool(mask), float(mask_margin), mask_mode
+        if not 0.0 < color_fraction <= 1.0:
+            raise ValueError(f"color_fraction must be in (0, 1]; got {color_fraction}")
         self.color, self.color_samples, self.seed = bool(color), int(color_samples), int(seed)
+        self.color_fraction = float(color_fraction)
         self.device = torch.device(device) if device is not None else next(net.parameters()).device
         self.progress = bool(progress)
         self.net.to(self.device)
@@ -391,7 +384,8 @@ class CNIA:
         return {"layer": self.layer, "k": self.k, "alpha": self.alpha, "weighting": self.weighting, "lam": self.lam,
                 "gamma": self.gamma, "steps": self.steps, "lr": self.lr, "optimizer": self.optimizer,
                 "start": self.start, "mask": self.mask, "mask_margin": self.mask_margin, "mask_mode": self.mask_mode,
-                "color": self.color, "color_samples": self.color_samples, "seed": self.seed}
+                "color": self.color, "color_samples": self.color_samples, "color_fraction": self.color_fraction,
+                "seed": self.seed}
 
     def replace(self, **changes: Any) -> "CNIA":
         """A copy with some settings changed (``cnia.replace(layer="relu2_1")``); the network is shared."""
@@ -514,10 +508,12 @@ class CNIA:
         if self.color:
             gen = torch.Generator().manual_seed(self.seed)
             try:
-                matrices = fit_color_matrix(raw, refs, num_samples=self.color_samples, generator=gen)  # eq. (10)
+                matrices = fit_color_matrix(raw, refs, num_samples=self.color_samples,  # eq. (10)
+                                            center_fraction=self.color_fraction, generator=gen)
             except RuntimeError:  # a (nearly) flat result, e.g. after very few steps: regularise the fit
                 gen = torch.Generator().manual_seed(self.seed)
-                matrices = fit_color_matrix(raw, refs, num_samples=self.color_samples, generator=gen, ridge=1e-4)
+                matrices = fit_color_matrix(raw, refs, num_samples=self.color_samples,
+                                            center_fraction=self.color_fraction, generator=gen, ridge=1e-4)
             images = apply_color_matrix(raw, matrices)
         seconds = time.perf_counter() - t0
         if guided is None:
