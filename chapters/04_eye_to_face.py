@@ -259,15 +259,17 @@ spread_norm = max(per_layer.values()) / min(per_layer.values())
 print(f"raw: {min(raw.values()):.3g} .. {max(raw.values()):.3g} (largest / smallest: x{spread_raw:.0f})")
 print(f"normalised: {min(per_layer.values()):.3g} .. {max(per_layer.values()):.3g} (x{spread_norm:.1f})")
 print(f"the paper (VGG19, Caffe inputs): raw 1e-1 .. 1e2 (x1000), normalised 1e-5 .. 1e-2 (x1000)")
+print(f"our normalised layers spread x{spread_norm:.1f}: "
+      + ("a narrower spread than the paper's x1000" if spread_norm < 1000 else "not narrower than the paper's x1000"))
 
 # %% [markdown]
 # Summed over a layer, the L1 grows with the layer's size, so a plain sum over layers is dominated by the big
 # early maps (the first line above). Dividing by $C_i H_i W_i$ removes that, and what is left is the scale of
 # the activations themselves. In VGG19 on 0-255 inputs that scale still varies a thousandfold between layers
-# (the paper's third line), hence its balanced loss. Compare our second line: SynthFaceNet has batch
-# normalisation after every convolution, which keeps every layer's activations at a similar scale, so for our
-# loss network the normalised loss is already much better balanced than for VGG19, and the balanced loss differs
-# from it mostly by its **weights** $\lambda_i$, the triangle below.
+# (the paper's third line), hence its balanced loss. Compare our second line and the last one: SynthFaceNet has
+# batch normalisation after every convolution, which we expect to keep the layers' activations at similar scales;
+# where the printed spread is much narrower than the paper's, the balanced loss differs from the normalised one
+# mostly by its **weights** $\lambda_i$, the triangle below.
 #
 # ### The layer weights (the paper's chart 5)
 #
@@ -596,8 +598,9 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   eye region, measured rather than judged by eye. Whether the generated face is the *same person* is a much
 #   stricter test, which the paper does not run: "identity kept" must be read against the judge's false-match rate
 #   on these tight Haar crops, and retrieval (recall@1) shows how rarely one eye is enough to find the person.
-# - **Artefacts.** The paper reports "white dots" all over its results; ours show a fine checkerboard of light
-#   dots too, the classic trace of stride-2 transposed convolutions that a feature loss does not penalise.
+# - **Artefacts.** The paper reports "white dots" all over its results. Look for a fine checkerboard in the
+#   shipped generator's faces above: stride-2 transposed convolutions are known to leave one (Odena et al.,
+#   *Deconvolution and checkerboard artifacts*, Distill 2016), and a feature loss does not penalise it.
 # - **The GAN comparison.** The paper found its WGAN-GP baseline far worse; compare the wgan-gp row of the
 #   equal-steps table. With a learning rate of $10^{-3}$ a WGAN-GP is also far from its authors' recommended
 #   $10^{-4}$, so "the same training settings" are a handicap for it.
@@ -611,8 +614,9 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   average for eyes like these, not information about the person.
 # - It **cannot identify anyone**: the output is not evidence of what a person looks like. A face judge may call
 #   the generated face "the same person" as the true one, but the table of false matches shows that the same judge
-#   says so about other people too; asked to *find* the right person among the test identities (recall@1), the
-#   generated face mostly points at someone else, even on procedural faces with far less variety than real ones. Using such an image to search a face database would return
+#   says so about other people too; asked to *find* the right person among the test identities, the generated
+#   face finds them only as often as the recall@1 printed above says, on procedural faces with far less variety
+#   than real ones. Using such an image to search a face database would return
 #   look-alikes of the *training data's average*, which is how innocent people get matched.
 # - Its errors are not neutral: a model trained on a dataset skewed in skin tone, age or gender fills the missing
 #   face with that skew (section V's group table shows how the scores vary across groups; check them on your
