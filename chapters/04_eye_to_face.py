@@ -597,7 +597,7 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   shape of the true face. The "followed" line of section V says which of these our generator picks up from the
 #   eye region, measured rather than judged by eye. Whether the generated face is the *same person* is a much
 #   stricter test, which the paper does not run: "identity kept" must be read against the judge's false-match rate
-#   on these tight Haar crops, and retrieval (recall@1) shows how rarely one eye is enough to find the person.
+#   on these tight Haar crops, and retrieval (recall@1) shows how often one eye is enough to find the person.
 # - **Artefacts.** The paper reports "white dots" all over its results. Look for a fine checkerboard in the
 #   shipped generator's faces above: stride-2 transposed convolutions are known to leave one (Odena et al.,
 #   *Deconvolution and checkerboard artifacts*, Distill 2016), and a feature loss does not penalise it.
@@ -645,4 +645,4 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   that peaks at a middle layer and sums to 1; the printed formula for the falling half is a typo.
 # - Trained the same number of steps, the losses differ in what they improve first (pixels for L1, features for
 #   the feature losses); the conditional WGAN-GP gets no pairing signal beyond its critic. One eye carries some
-#   of the face (measured in section V), but rarely enough to recover *who* it is.
+#   of the face (measured in section V); how often it is enough to recover *who* it is, recall@1 measures.
