@@ -484,7 +484,10 @@ if test_info is not None:
 # - **lighting**: brightness of the right half minus the left half;
 # - **angle**: the horizontal position of the face's darkest features (the centroid of the darkest 10 % of the
 #   central region), which moves as the head turns;
-# - **face shape**: the width of the bright (skin) region at mouth height, relative to the image.
+# - **face shape**: the width of the bright (skin) region at mouth height, relative to the image;
+# - **cosmetics** (the paper: eyeshadow and rouge "portrayed in the generated image"): SynthFaces paints lipstick
+#   and rosy cheeks, so we compare the redness (red minus the mean of green and blue) of the mouth and cheek
+#   regions of the generated faces of people who wear them with those of people who do not (below the table).
 
 # %%
 def stats(images):
@@ -533,12 +536,42 @@ if test_info is not None:
     grouped(torch.argsort(test_info.skin), "skin colour: from darker to lighter skin")
     grouped(torch.argsort(test_info.light), "lighting: light index 0 .. 19")
     grouped(torch.argsort(test_info.face_shape), "face shape: from long to round")
+    LIPSTICK, ROSY = ATTRIBUTES.index("Wearing_Lipstick"), ATTRIBUTES.index("Rosy_Cheeks")
+    grouped(torch.argsort(test_info.attributes[:, LIPSTICK] + 2 * test_info.attributes[:, ROSY]),
+            "cosmetics: none, lipstick, rosy cheeks, both")
+
+    def redness(images, rows, cols):
+        """Mean of red minus the mean of green and blue over a region of (B, 3, 128, 128) faces."""
+        region = images[:, :, rows, cols]
+        return (region[:, 0] - region[:, 1:].mean(1)).flatten(1).mean(1)
+
+    regions = {"Wearing_Lipstick": (LIPSTICK, slice(84, 104), slice(44, 84)),  # around the mouth of the Haar crop
+               "Rosy_Cheeks": (ROSY, slice(60, 84), slice(20, 108))}  # the cheeks, below the eyes
+    cosmetic_rows = []
+    for name, (col, rows_, cols_) in regions.items():
+        has = test_info.attributes[:, col] > 0
+        if int(has.sum()) == 0 or int((~has).sum()) == 0:
+            continue
+        row = [name, f"{int(has.sum())} / {int((~has).sum())}"]
+        for faces in (test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces,
+                      out):
+            r = redness(faces.cpu(), rows_, cols_)
+            row.append(f"{float(r[has].mean() - r[~has].mean()):+.4f}")
+        cosmetic_rows.append(row)
+    display(markdown_table(["cosmetic", "pairs with / without", "redness difference, true faces",
+                            "redness difference, generated faces"], cosmetic_rows))
+    for row in cosmetic_rows:
+        true_d, gen_d = float(row[2]), float(row[3])
+        print(f"{row[0]}: the generated faces of wearers are "
+              + ("redder" if gen_d > 0 else "not redder") + " in that region than those of non-wearers"
+              + (f" ({gen_d / true_d:.0%} of the true faces' difference)" if true_d > 0 else ""))
     groups = {
         "yaw 0": test_info.yaw == 0, "yaw +-15": test_info.yaw.abs() == 15, "yaw +-30 or more": test_info.yaw.abs() >= 30,
         "darker skin (lowest third)": test_info.skin <= test_info.skin.quantile(1 / 3),
         "lighter skin (highest third)": test_info.skin >= test_info.skin.quantile(2 / 3),
         "frontal light (0)": test_info.light == 0, "other lights": test_info.light != 0,
         "with glasses": test_info.attributes[:, GLASSES] > 0, "without glasses": test_info.attributes[:, GLASSES] == 0,
+        "lipstick": test_info.attributes[:, LIPSTICK] > 0, "rosy cheeks": test_info.attributes[:, ROSY] > 0,
     }
     per = e2f.score_faces(out, test_pairs.faces)  # whole-set row, for reference
     rows = []
