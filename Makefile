@@ -1,6 +1,7 @@
 # facekit: two commands do all the set-up on a fresh machine (DESIGN.md section 2).
 #   make book   -> builds the whole book, every chapter executed, into _build/html (cpu profile without CUDA)
 #   make test   -> unit tests + every chapter run by nbval in the smoke profile + the pairing check
+#                  + the whole book built in the smoke profile (tests/test_book_build.py): a hang fails in minutes
 # Both create .venv on first use and install facekit with the extras they need.
 
 PYTHON ?= python3
@@ -29,7 +30,8 @@ book: $(STAMP)
 	@echo "book: open _build/html/index.html"
 
 test: $(STAMP)
-	FACEKIT_PROFILE=smoke PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests chapters --nbval-lax --nbval-current-env -p no:cacheprovider
+	# --nbval-cell-timeout: a smoke chapter runs in < 60 s, so a cell still running after 120 s is a hang
+	FACEKIT_PROFILE=smoke PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:cacheprovider
 
 bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(PY) $$f; done

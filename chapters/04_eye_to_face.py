@@ -75,6 +75,7 @@ from facekit.losses import (
     BalancedFeatureLoss,
     feature_loss_layers,
     layer_l1,
+    std_loss,
     triangular_layer_weights,
 )
 from facekit.methods import eye2face as e2f
@@ -210,7 +211,7 @@ print(f"parameters: {count_parameters(G):,} (encoder {count_parameters(G.encoder
 # $$L_1 = \frac{1}{n}\sum_{i=1}^{n} \|y_i - y^{pred}_i\|_1 .$$
 #
 # **Feature loss.** Compare the true face $y$ and the generated one $y_{pred}$ through every layer $i$ of a loss
-# network $\phi$ (the paper: VGG19 with Caffe's preprocessing). The layers' L1 distances differ by orders of
+# network $\phi$ (the paper: Keras' ImageNet VGG19). The layers' L1 distances differ by orders of
 # magnitude, so the first fix divides each by the layer's size:
 #
 # $$\text{Feature loss} = \sum_i \frac{\|\phi_i(y) - \phi_i(y_{pred})\|_1}{C_i H_i W_i}.$$
@@ -225,7 +226,11 @@ print(f"parameters: {count_parameters(G):,} (encoder {count_parameters(G.encoder
 # Keras' VGG19 (what the authors used): the input layer, 16 convolutions (a Keras convolution includes its ReLU)
 # and 5 poolings, $n = 22$. Offline, the loss network is the shipped SynthFaceNet (a narrow VGG-16 trained on
 # SynthFaces identities; 13 convolutions, so $n = 19$); with the ImageNet VGG19 weights on the machine,
-# `loss_network()` picks VGG19 with the paper's preprocessing. It prints which:
+# `loss_network()` picks torchvision's VGG19 and feeds it the input its weights were trained on (ImageNet mean and
+# standard deviation on RGB). The paper used Keras' Caffe-converted VGG19, whose convention is BGR, 0-255, minus
+# the BGR means; the formula it prints, $255 \times (r - 103.939, g - 116.779, b - 123.68)$, subtracts those BGR
+# means from the R, G and B channels, a mixed-up channel order (`VGG19(preprocess="paper")` reproduces it, for
+# comparison only). It prints which network it uses:
 
 # %%
 net = e2f.loss_network(device=device)
@@ -254,15 +259,17 @@ spread_norm = max(per_layer.values()) / min(per_layer.values())
 print(f"raw: {min(raw.values()):.3g} .. {max(raw.values()):.3g} (largest / smallest: x{spread_raw:.0f})")
 print(f"normalised: {min(per_layer.values()):.3g} .. {max(per_layer.values()):.3g} (x{spread_norm:.1f})")
 print(f"the paper (VGG19, Caffe inputs): raw 1e-1 .. 1e2 (x1000), normalised 1e-5 .. 1e-2 (x1000)")
+print(f"our normalised layers spread x{spread_norm:.1f}: "
+      + ("a narrower spread than the paper's x1000" if spread_norm < 1000 else "not narrower than the paper's x1000"))
 
 # %% [markdown]
 # Summed over a layer, the L1 grows with the layer's size, so a plain sum over layers is dominated by the big
 # early maps (the first line above). Dividing by $C_i H_i W_i$ removes that, and what is left is the scale of
 # the activations themselves. In VGG19 on 0-255 inputs that scale still varies a thousandfold between layers
-# (the paper's third line), hence its balanced loss. Compare our second line: SynthFaceNet has batch
-# normalisation after every convolution, which keeps every layer's activations at a similar scale, so for our
-# loss network the normalised loss is already much better balanced than for VGG19, and the balanced loss differs
-# from it mostly by its **weights** $\lambda_i$, the triangle below.
+# (the paper's third line), hence its balanced loss. Compare our second line and the last one: SynthFaceNet has
+# batch normalisation after every convolution, which we expect to keep the layers' activations at similar scales;
+# where the printed spread is much narrower than the paper's, the balanced loss differs from the normalised one
+# mostly by its **weights** $\lambda_i$, the triangle below.
 #
 # ### The layer weights (the paper's chart 5)
 #
@@ -414,6 +421,36 @@ display(markdown_table(["generator"] + cols,
                    ("balanced, shipped", shipped)]]))
 
 # %% [markdown]
+# ### The standard deviation loss
+#
+# Section IV says the model is trained with "feature loss and standard deviation loss", and gives no formula for
+# the second. Its aims (no blur, no one-face-for-every-eye) both show in standard deviations: a blurred face has a
+# smaller spread of pixel values than the true one, and a collapsed generator gives faces that barely differ
+# across a batch. `facekit.losses.std_loss` therefore matches the generated spread to the true one,
+#
+# $$L_{std} = \frac{1}{3}\sum_c \bigl|\sigma_c(y_{pred}) - \sigma_c(y)\bigr|,$$
+#
+# with $\sigma_c$ over an image's pixels (`over="image"`, against blur) or across the batch at each pixel
+# (`over="batch"`, against collapse). This is our reading, not the paper's formula. The shipped generator was
+# trained without it (`train_generator(..., std_weight=0)`); here is what it would have to correct, measured on the
+# test pairs, beside a copy of the true faces blurred with a 5 x 5 box:
+
+# %%
+true_faces = test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces
+true_faces = true_faces.to(out.device)
+blurred = torch.nn.functional.avg_pool2d(true_faces, 5, 1, 2, count_include_pad=False)
+spread = {name: (float(x.flatten(2).std(2).mean()), float(std_loss(x, true_faces)),
+                 float(std_loss(x, true_faces, over="batch")))
+          for name, x in [("true faces", true_faces), ("true faces, 5x5 blur", blurred), ("shipped generator", out)]}
+display(markdown_table(["faces", "mean pixel std", "std loss (over image)", "std loss (over batch)"],
+                       [[k, *(f"{v:.4f}" for v in vals)] for k, vals in spread.items()]))
+print("the shipped generator's faces spread "
+      + ("less" if spread["shipped generator"][0] < spread["true faces"][0] else "more")
+      + " than the true faces within an image, and "
+      + ("less" if float(out.std(0).mean()) < float(true_faces.std(0).mean()) else "more")
+      + " across the batch")
+
+# %% [markdown]
 # ### What "identity kept" means here
 #
 # "Identity kept" is a *verification* at the oracle's threshold: is this generated face the same person as this
@@ -447,7 +484,10 @@ if test_info is not None:
 # - **lighting**: brightness of the right half minus the left half;
 # - **angle**: the horizontal position of the face's darkest features (the centroid of the darkest 10 % of the
 #   central region), which moves as the head turns;
-# - **face shape**: the width of the bright (skin) region at mouth height, relative to the image.
+# - **face shape**: the width of the bright (skin) region at mouth height, relative to the image;
+# - **cosmetics** (the paper: eyeshadow and rouge "portrayed in the generated image"): SynthFaces paints lipstick
+#   and rosy cheeks, so we compare the redness (red minus the mean of green and blue) of the mouth and cheek
+#   regions of the generated faces of people who wear them with those of people who do not (below the table).
 
 # %%
 def stats(images):
@@ -496,12 +536,42 @@ if test_info is not None:
     grouped(torch.argsort(test_info.skin), "skin colour: from darker to lighter skin")
     grouped(torch.argsort(test_info.light), "lighting: light index 0 .. 19")
     grouped(torch.argsort(test_info.face_shape), "face shape: from long to round")
+    LIPSTICK, ROSY = ATTRIBUTES.index("Wearing_Lipstick"), ATTRIBUTES.index("Rosy_Cheeks")
+    grouped(torch.argsort(test_info.attributes[:, LIPSTICK] + 2 * test_info.attributes[:, ROSY]),
+            "cosmetics: none, lipstick, rosy cheeks, both")
+
+    def redness(images, rows, cols):
+        """Mean of red minus the mean of green and blue over a region of (B, 3, 128, 128) faces."""
+        region = images[:, :, rows, cols]
+        return (region[:, 0] - region[:, 1:].mean(1)).flatten(1).mean(1)
+
+    regions = {"Wearing_Lipstick": (LIPSTICK, slice(84, 104), slice(44, 84)),  # around the mouth of the Haar crop
+               "Rosy_Cheeks": (ROSY, slice(60, 84), slice(20, 108))}  # the cheeks, below the eyes
+    cosmetic_rows = []
+    for name, (col, rows_, cols_) in regions.items():
+        has = test_info.attributes[:, col] > 0
+        if int(has.sum()) == 0 or int((~has).sum()) == 0:
+            continue
+        row = [name, f"{int(has.sum())} / {int((~has).sum())}"]
+        for faces in (test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces,
+                      out):
+            r = redness(faces.cpu(), rows_, cols_)
+            row.append(f"{float(r[has].mean() - r[~has].mean()):+.4f}")
+        cosmetic_rows.append(row)
+    display(markdown_table(["cosmetic", "pairs with / without", "redness difference, true faces",
+                            "redness difference, generated faces"], cosmetic_rows))
+    for row in cosmetic_rows:
+        true_d, gen_d = float(row[2]), float(row[3])
+        print(f"{row[0]}: the generated faces of wearers are "
+              + ("redder" if gen_d > 0 else "not redder") + " in that region than those of non-wearers"
+              + (f" ({gen_d / true_d:.0%} of the true faces' difference)" if true_d > 0 else ""))
     groups = {
         "yaw 0": test_info.yaw == 0, "yaw +-15": test_info.yaw.abs() == 15, "yaw +-30 or more": test_info.yaw.abs() >= 30,
         "darker skin (lowest third)": test_info.skin <= test_info.skin.quantile(1 / 3),
         "lighter skin (highest third)": test_info.skin >= test_info.skin.quantile(2 / 3),
         "frontal light (0)": test_info.light == 0, "other lights": test_info.light != 0,
         "with glasses": test_info.attributes[:, GLASSES] > 0, "without glasses": test_info.attributes[:, GLASSES] == 0,
+        "lipstick": test_info.attributes[:, LIPSTICK] > 0, "rosy cheeks": test_info.attributes[:, ROSY] > 0,
     }
     per = e2f.score_faces(out, test_pairs.faces)  # whole-set row, for reference
     rows = []
@@ -551,8 +621,8 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   (above) is on renders with every yaw from -45 to 45 degrees, where profile views fail the frontal cascade.
 # - **Loss network.** Offline we use SynthFaceNet (19 layers, focus 9), not ImageNet VGG19 (22 layers, focus 10):
 #   the balanced loss and the weights are the same functions, but the features differ. On Colab with the VGG19
-#   weights, `loss_network()` switches to VGG19 with the paper's Caffe preprocessing (section IV, including its
-#   BGR order).
+#   weights, `loss_network()` switches to torchvision's VGG19 with that file's own preprocessing, not the paper's
+#   (section IV prints a Caffe-style formula with the channel order mixed up; see the loss-network cell above).
 # - **Training.** The paper: 150 epochs on a GPU. The shipped generator: a few epochs on one CPU thread (its
 #   record is printed above). Our faces are therefore blurrier than converged ones would be; the paper itself
 #   reports white-dot artefacts and neglected hair and background, which a feature loss does not constrain.
@@ -560,9 +630,10 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   shape of the true face. The "followed" line of section V says which of these our generator picks up from the
 #   eye region, measured rather than judged by eye. Whether the generated face is the *same person* is a much
 #   stricter test, which the paper does not run: "identity kept" must be read against the judge's false-match rate
-#   on these tight Haar crops, and retrieval (recall@1) shows how rarely one eye is enough to find the person.
-# - **Artefacts.** The paper reports "white dots" all over its results; ours show a fine checkerboard of light
-#   dots too, the classic trace of stride-2 transposed convolutions that a feature loss does not penalise.
+#   on these tight Haar crops, and retrieval (recall@1) shows how often one eye is enough to find the person.
+# - **Artefacts.** The paper reports "white dots" all over its results. Look for a fine checkerboard in the
+#   shipped generator's faces above: stride-2 transposed convolutions are known to leave one (Odena et al.,
+#   *Deconvolution and checkerboard artifacts*, Distill 2016), and a feature loss does not penalise it.
 # - **The GAN comparison.** The paper found its WGAN-GP baseline far worse; compare the wgan-gp row of the
 #   equal-steps table. With a learning rate of $10^{-3}$ a WGAN-GP is also far from its authors' recommended
 #   $10^{-4}$, so "the same training settings" are a handicap for it.
@@ -576,8 +647,9 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   average for eyes like these, not information about the person.
 # - It **cannot identify anyone**: the output is not evidence of what a person looks like. A face judge may call
 #   the generated face "the same person" as the true one, but the table of false matches shows that the same judge
-#   says so about other people too; asked to *find* the right person among the test identities (recall@1), the
-#   generated face mostly points at someone else, even on procedural faces with far less variety than real ones. Using such an image to search a face database would return
+#   says so about other people too; asked to *find* the right person among the test identities, the generated
+#   face finds them only as often as the recall@1 printed above says, on procedural faces with far less variety
+#   than real ones. Using such an image to search a face database would return
 #   look-alikes of the *training data's average*, which is how innocent people get matched.
 # - Its errors are not neutral: a model trained on a dataset skewed in skin tone, age or gender fills the missing
 #   face with that skew (section V's group table shows how the scores vary across groups; check them on your
@@ -606,4 +678,4 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   that peaks at a middle layer and sums to 1; the printed formula for the falling half is a typo.
 # - Trained the same number of steps, the losses differ in what they improve first (pixels for L1, features for
 #   the feature losses); the conditional WGAN-GP gets no pairing signal beyond its critic. One eye carries some
-#   of the face (measured in section V), but rarely enough to recover *who* it is.
+#   of the face (measured in section V); how often it is enough to recover *who* it is, recall@1 measures.

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from facekit.checks import as_float_image, check_pixel_range
+
 __all__ = [
     "RGB_TO_YCBCR",
     "YCBCR_TO_RGB",
@@ -208,6 +210,7 @@ def _check_pair(generated: torch.Tensor, reference: torch.Tensor) -> None:
     for name, x in (("generated", generated), ("reference", reference)):
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected {name} as a (B, 3, H, W) RGB tensor, got {tuple(getattr(x, 'shape', ()))}")
+        check_pixel_range(x, name, tolerance=0.5)  # an optimised image may overshoot; 0-255 and NaN may not
     if generated.shape != reference.shape:
         raise ValueError(
             f"generated and reference must have the same shape (pixels correspond one to one), got "
@@ -333,12 +336,11 @@ def color_transfer(
         if generated.ndim != 3 or generated.shape[2] != 3:
             raise ValueError(f"expected (H, W, 3) numpy images, got {generated.shape}")
 
-        def to_t(a: np.ndarray) -> torch.Tensor:
-            a = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
-            return torch.from_numpy(a).permute(2, 0, 1)[None]  # (1, 3, H, W)
+        def to_t(a: np.ndarray, name: str) -> torch.Tensor:
+            return torch.from_numpy(as_float_image(a, name, tolerance=0.5)).permute(2, 0, 1)[None]  # (1, 3, H, W)
 
         out = (
-            color_transfer(to_t(generated), to_t(reference), num_samples, center_fraction, generator, ridge, clamp)[0]
+            color_transfer(to_t(generated, "generated"), to_t(reference, "reference"), num_samples, center_fraction, generator, ridge, clamp)[0]
             .permute(1, 2, 0)
             .numpy()
         )  # (H, W, 3)

@@ -86,14 +86,39 @@ def get_data() -> str:
 
 
 def get_device() -> torch.device:
-    """Return ``cuda`` when a GPU is visible (and ``FACEKIT_DEVICE`` does not say otherwise), else ``cpu``."""
+    """Return ``cuda`` when a GPU is visible (and ``FACEKIT_DEVICE`` does not say otherwise), else ``cpu``.
+
+    Raises:
+        ConfigError: ``FACEKIT_DEVICE`` is not a torch device, or names one this machine does not have (``cuda``
+            without a visible GPU, ``cuda:3`` with one GPU, ``mps`` off Apple silicon).
+    """
     forced = os.environ.get("FACEKIT_DEVICE", "").strip()
     if forced:
         try:
-            return torch.device(forced)
+            dev = torch.device(forced)
         except RuntimeError as err:
             raise ConfigError(f"FACEKIT_DEVICE={forced!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from err
+        _check_available(dev, forced)
+        return dev
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_available(dev: torch.device, raw: str) -> None:
+    """Raise ConfigError when ``dev`` (from ``FACEKIT_DEVICE=raw``) does not exist on this machine."""
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+            raise ConfigError(
+                f"FACEKIT_DEVICE={raw!r} but torch sees no CUDA GPU here (torch {torch.__version__}, {build}); "
+                "unset FACEKIT_DEVICE (facekit then picks cpu) or set it to cpu"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"FACEKIT_DEVICE={raw!r} but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"FACEKIT_DEVICE={raw!r} but the MPS backend (Apple silicon) is not available here")
 
 
 def by_profile(*, smoke: T, cpu: T, gpu: T, profile: Optional[str] = None) -> T:
@@ -129,6 +154,9 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
 
     Default: ``$XDG_CACHE_HOME/facekit`` or ``~/.cache/facekit``. Datasets go under ``data/``, weights under
     ``weights/``.
+
+    Raises:
+        ConfigError: the folder must be created and cannot be (read-only, a file in its place, no permission).
     """
     home = os.environ.get("FACEKIT_HOME", "").strip()
     if home:
@@ -138,7 +166,14 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
         root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "facekit"
     path = root.joinpath(*parts)
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # read-only folder, a file in the way, no permission
+            where = f"FACEKIT_HOME={home!r}" if home else f"the default cache folder {root}"
+            raise ConfigError(
+                f"cannot create the folder {path} under {where}: {err.strerror or err}. Set FACEKIT_HOME to a folder "
+                "you can write (datasets may stay read-only: facekit only reads under FACEKIT_HOME/data)"
+            ) from err
     return path
 
 
@@ -158,10 +193,20 @@ def about() -> dict[str, str]:
             info[mod] = __import__(mod).__version__
         except Exception:  # an optional module that is absent or broken must not stop about()
             info[mod] = "not installed"
-    dev = get_device()
-    info["profile"] = get_profile()
-    info["device"] = str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else "")
-    info["data"] = get_data()
+    # about() is what a user runs to see what is wrong: a bad setting is printed, not raised
+    try:
+        info["profile"] = get_profile()
+    except ConfigError as err:
+        info["profile"] = f"INVALID: {err}"
+    try:
+        dev = get_device()
+        info["device"] = str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else "")
+    except ConfigError as err:
+        info["device"] = f"INVALID: {err}"
+    try:
+        info["data"] = get_data()
+    except ConfigError as err:
+        info["data"] = f"INVALID: {err}"
     info["cache"] = str(cache_dir(create=False))
     width = max(len(k) for k in info)
     for key, value in info.items():

@@ -265,6 +265,8 @@ def convex_hull_mask(
     pts = np.asarray(points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else points, np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 1:
         raise ValueError(f"expected points of shape (K, 2) with K >= 1, got {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError("points contain NaN or inf (a landmark that was not found?)")
     if margin_px < 0 or feather_px < 0:
         raise ValueError(f"margin and feather must be >= 0, got {margin_px} and {feather_px}")
     h, w = _shape_hw(size)
@@ -314,7 +316,8 @@ def attribute_mask(
 
     Raises:
         KeyError: an unknown attribute (the message lists the known ones).
-        ValueError: landmarks not of shape (68, 2), bad size, or negative margin.
+        ValueError: landmarks not of shape (68, 2), collapsed landmarks (eyes less than a pixel apart), bad size,
+            or negative margin.
 
     Shape:
         - landmarks: :math:`(68, 2)`
@@ -338,6 +341,9 @@ def attribute_mask(
     if any(c in GLOBAL_ATTRIBUTES for c in canon):
         return np.ones((h, w), np.float32)  # a global attribute: no unchanged region (DIAT sec. 3.2)
     unit = _inter_ocular(lm) if relative else 1.0
+    if relative and unit < 1.0:  # collapsed landmarks would give a mask of a pixel or two, not a region
+        raise ValueError(f"the landmarks' eyes are {unit:.3g} px apart: they are collapsed (all at one point?), so "
+                         "no region can be drawn; check the detector's output (or pass relative=False)")
     mask = np.zeros((h, w), np.float32)
     for name in canon:  # union over attributes (CNIA sec. 3.3) ...
         for region in ATTRIBUTE_REGIONS[name]:  # ... and over an attribute's regions
@@ -420,7 +426,8 @@ def blend(inside: torch.Tensor, outside: torch.Tensor, mask: Any) -> torch.Tenso
     Returns:
         ``(B, C, H, W)`` tensor.
     """
-    if not isinstance(inside, torch.Tensor) or inside.ndim != 4 or inside.shape != outside.shape:
+    if (not isinstance(inside, torch.Tensor) or not isinstance(outside, torch.Tensor) or inside.ndim != 4
+            or inside.shape != outside.shape):
         raise ValueError(
             f"expected two (B, C, H, W) tensors of the same shape, got {tuple(getattr(inside, 'shape', ()))} and "
             f"{tuple(getattr(outside, 'shape', ()))}"

@@ -7,9 +7,10 @@ method supplies a *step function*; the trainer does the rest:
 * it fetches the batch of each step (deterministically, see below) and moves it to the device;
 * it runs ``step_fn(trainer, batch)``, which calls :meth:`Trainer.update` once or more (e.g. ``n_critic`` critic
   updates, then one generator update) and returns the named loss terms to log;
-* it checks that every loss term is finite *before* it is back-propagated, so a NaN or inf stops training with a
-  :class:`TrainingDiverged` that names the step and the term, while the weights and the checkpoint on disk stay
-  the last good ones;
+* it checks that every loss term is finite *before* it is back-propagated, every gradient before the optimiser
+  steps, and the weights after it, so a NaN or inf stops training with a :class:`TrainingDiverged` that names the
+  step and the term; no checkpoint is ever written with non-finite weights or buffers, so the one on disk stays the
+  last good one (and, after a divergence, :meth:`Trainer.fit` goes on from it, not from half-updated weights);
 * it keeps a :class:`History` of every term at every step and of every evaluation (``eval_fn`` every
   ``eval_every`` steps), shows a ``tqdm.auto`` progress bar with the latest terms, and saves a checkpoint every
   ``checkpoint_every`` steps and at the end.
@@ -100,12 +101,15 @@ _EPOCH_SEED_MULTIPLIER = 1_000_003
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss term (or a gradient) became NaN or inf; training stopped before it touched the weights.
+    """A loss term, a gradient or, after an optimiser step, a weight became NaN or inf; training stopped.
+
+    A non-finite loss term or gradient is caught before the optimiser steps, so that optimiser's weights are as
+    they were; other optimisers may already have stepped in the same training step (see :meth:`Trainer.update`).
 
     Attributes:
         step: the step that diverged, numbered as in the history (the first step is 1).
         term: the name of the loss term (``"total"`` for a weighted sum that overflowed, ``"grad:<optimizer>"`` for
-            a non-finite gradient).
+            a non-finite gradient, ``"weights:<optimizer>"`` for weights that the optimiser step made non-finite).
         value: the offending value (``nan``, ``inf`` or ``-inf``).
         checkpoint: the last good checkpoint this trainer saved or loaded, or ``None``.
         checkpoint_step: the step of that checkpoint, or ``None``.
@@ -132,6 +136,8 @@ class TrainingDiverged(RuntimeError):
                 where += f" (step {checkpoint_step})"
         if self.term.startswith("grad:"):
             what = f"the gradient of optimiser {self.term[5:]!r}"
+        elif self.term.startswith("weights:"):
+            what = f"a weight updated by optimiser {self.term[8:]!r}"
         else:
             what = f"loss term {self.term!r}"
         super().__init__(f"{what} is {self.value} at step {self.step}; training stopped; {where}")
@@ -307,6 +313,15 @@ def _check_state_dict(model: nn.Module, state: Mapping[str, Tensor], what: str, 
         raise CheckpointError(f"checkpoint {path} does not fit {what}: " + "; ".join(parts))
 
 
+def _non_finite(module: nn.Module) -> List[str]:
+    """Names of the floating-point parameters and buffers of ``module`` that hold a NaN or inf."""
+    return [
+        name
+        for name, t in [*module.named_parameters(), *module.named_buffers()]
+        if t.is_floating_point() and not bool(t.detach().isfinite().all())
+    ]
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -438,6 +453,8 @@ class Trainer:
         self._last_checkpoint_step: Optional[int] = None
         self._perm_cache: Optional[tuple[int, Tensor]] = None
         self._step_terms: Dict[str, float] = {}
+        self._updates_in_step = 0  # optimiser steps taken in the current training step
+        self._diverged_state: Optional[TrainingDiverged] = None  # set when a divergence left weights half-updated
 
     # -- data ------------------------------------------------------------------------------------------------
 
@@ -484,7 +501,13 @@ class Trainer:
 
         Every term is checked to be finite *before* anything is back-propagated, and the gradients are checked
         before the optimiser steps, so a NaN or inf raises :class:`TrainingDiverged` (naming the step and the term)
-        and leaves this optimiser's parameters as they were.
+        and leaves this optimiser's parameters as they were. After the step the parameters are checked too (an
+        optimiser can overflow on finite gradients); non-finite ones also raise :class:`TrainingDiverged`.
+
+        When a training step calls ``update`` more than once (a critic, then a generator), an earlier update of the
+        same step has already changed its network when a later one diverges. The trainer then counts as diverged:
+        :meth:`fit` restores the last checkpoint before it trains again (or refuses, when there is none), and
+        :meth:`save_checkpoint` refuses to write the half-updated state.
 
         Args:
             optimizer: the name of the optimiser (a key of ``optimizers``).
@@ -523,6 +546,10 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             raise self._diverged(f"grad:{optimizer}", bad)
         opt.step()
+        self._updates_in_step += 1
+        params = [p for group in opt.param_groups for p in group["params"]]
+        if params and not bool(torch.stack([p.detach().isfinite().all() for p in params]).all()):
+            raise self._diverged(f"weights:{optimizer}", math.nan)
         self._step_terms.update(values)
         return values
 
@@ -560,13 +587,27 @@ class Trainer:
         from its step; if it is already at or past ``steps`` nothing is trained. A fresh run (step 0, nothing to
         resume) seeds every generator with :func:`facekit.config.seed_everything` (``seed``).
 
+        After a :class:`TrainingDiverged` that left some weights updated (see :meth:`update`), the models and
+        optimisers no longer hold the state of any completed step: ``fit`` then reloads the last good checkpoint
+        (with ``resume``), or raises ``RuntimeError`` when it cannot.
+
         Raises:
-            TrainingDiverged: a loss term or gradient was NaN or inf; no checkpoint is written for that step.
+            TrainingDiverged: a loss term, gradient or weight was NaN or inf; no checkpoint is written for that step.
+            RuntimeError: the previous divergence left half-updated weights and there is no checkpoint to go back to.
         """
         steps = int(steps)
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
-        if resume and self.checkpoint_dir is not None:
+        if self._diverged_state is not None:
+            latest = self.latest_checkpoint(self.checkpoint_dir) if resume else None
+            if latest is None:
+                raise RuntimeError(
+                    f"the last run diverged ({self._diverged_state}) after some weights of that step were updated, "
+                    "so the models hold no completed step; load a checkpoint (trainer.load_checkpoint(path)) or "
+                    "build a new Trainer"
+                )
+            self.load_checkpoint(latest)  # clears the diverged state
+        elif resume and self.checkpoint_dir is not None:
             latest = self.latest_checkpoint(self.checkpoint_dir)
             if latest is not None and _step_of(latest) > self.step:
                 self.load_checkpoint(latest)
@@ -583,14 +624,20 @@ class Trainer:
             while self.step < steps:
                 batch = self.batch(self.step)
                 self._step_terms = {}
-                returned = self.step_fn(self, batch)
-                raw = self._step_terms if returned is None else returned
-                values: Dict[str, float] = {}
-                for name, v in raw.items():
-                    fv = _as_float(v)
-                    if not math.isfinite(fv):
-                        raise self._diverged(name, fv)
-                    values[name] = fv
+                self._updates_in_step = 0
+                try:
+                    returned = self.step_fn(self, batch)
+                    raw = self._step_terms if returned is None else returned
+                    values: Dict[str, float] = {}
+                    for name, v in raw.items():
+                        fv = _as_float(v)
+                        if not math.isfinite(fv):
+                            raise self._diverged(name, fv)
+                        values[name] = fv
+                except TrainingDiverged as err:
+                    if self._updates_in_step:  # some weights moved in this step: no completed step is held
+                        self._diverged_state = err
+                    raise
                 for sched in self.schedulers.values():
                     sched.step()
                 self.step += 1
@@ -629,6 +676,7 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.history.to_dict(),
             "rng": _rng_state(),
+            "batch_size": self.batch_size if self._map_style else None,  # the data order depends on it
         }
 
     def save_checkpoint(self, path: Optional[Union[str, Path]] = None) -> Path:
@@ -636,8 +684,25 @@ class Trainer:
 
         Default path: ``checkpoint_dir / f"step_{step:06d}.pt"``; then only the newest ``keep`` checkpoints of
         ``checkpoint_dir`` are kept. The file holds every model's, optimiser's and scheduler's ``state_dict``,
-        ``step``, ``seed``, the history and the random states (Python, NumPy, torch CPU, CUDA when present).
+        ``step``, ``seed``, the batch size, the history and the random states (Python, NumPy, torch CPU, CUDA when
+        present).
+
+        Raises:
+            CheckpointError: a parameter or buffer of a model is NaN or inf, or the last step diverged half-way (see
+                :meth:`update`). Nothing is written and no older checkpoint is removed.
         """
+        if self._diverged_state is not None:
+            raise CheckpointError(
+                f"not saving: the last step diverged ({self._diverged_state}) after some weights were updated"
+            )
+        for name, model in self.models.items():
+            bad = _non_finite(model)
+            if bad:
+                raise CheckpointError(
+                    f"not saving step {self.step}: model {name!r} has non-finite values in "
+                    + ", ".join(bad[:5]) + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
+                    + "; the older checkpoints are kept"
+                )
         if path is None:
             if self.checkpoint_dir is None:
                 raise ValueError("no checkpoint_dir was given to the Trainer; pass a path")
@@ -689,6 +754,13 @@ class Trainer:
                 )
         for name, model in self.models.items():
             _check_state_dict(model, ckpt["models"][name], f"model {name!r}", path)
+        saved_batch = ckpt.get("batch_size")
+        if self._map_style and saved_batch is not None and int(saved_batch) != self.batch_size:
+            raise CheckpointError(
+                f"checkpoint {path} was written with batch_size {saved_batch}, this trainer has {self.batch_size}: "
+                "the data order (a function of seed, step and batch size) would change; build the Trainer with "
+                f"batch_size={saved_batch} to resume, or use another checkpoint_dir to start over"
+            )
 
         for name, model in self.models.items():
             model.load_state_dict(ckpt["models"][name])
@@ -712,6 +784,7 @@ class Trainer:
             self._perm_cache = None
         _set_rng_state(ckpt["rng"])
         self.last_checkpoint, self._last_checkpoint_step = path, self.step
+        self._diverged_state = None
         return self.step
 
     @staticmethod

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from facekit.checks import as_float_image, check_pixel_range
 from facekit.landmarks import IBUG68_GROUPS
 
 ImageLike = Union[np.ndarray, torch.Tensor]
@@ -29,10 +30,12 @@ def to_numpy_image(image: ImageLike) -> np.ndarray:
     """Convert one image to an ``(H, W, 3)`` float array in [0, 1] for plotting.
 
     Accepts numpy ``(H, W, 3)`` / ``(H, W)`` (uint8 0-255 or float 0-1) and torch ``(3, H, W)`` / ``(1, 3, H, W)``
-    tensors (float in [0, 1]); gradients and devices are handled.
+    tensors (float in [0, 1], or uint8 in 0-255); gradients and devices are handled. Floats a little outside
+    [0, 1] (an optimised image) are clipped; far outside (a 0-255 float image, which would plot as a white square)
+    or NaN is an error.
 
     Raises:
-        ValueError: the array is not a single image of one of those shapes.
+        ValueError: the array is not a single image of one of those shapes, or its values are not pixels.
     """
     if isinstance(image, torch.Tensor):
         t = image.detach().cpu()
@@ -40,6 +43,8 @@ def to_numpy_image(image: ImageLike) -> np.ndarray:
             t = t[0]
         if t.dim() != 3 or t.shape[0] not in (1, 3):
             raise ValueError(f"expected a (3, H, W) or (1, 3, H, W) tensor, got shape {tuple(image.shape)}")
+        t = t.float() / 255.0 if t.dtype == torch.uint8 else t
+        check_pixel_range(t, "image", tolerance=0.5)
         arr = t.permute(1, 2, 0).float().numpy()
     elif isinstance(image, np.ndarray):
         arr = image
@@ -47,7 +52,7 @@ def to_numpy_image(image: ImageLike) -> np.ndarray:
             arr = arr[..., None]
         if arr.ndim != 3 or arr.shape[2] not in (1, 3):
             raise ValueError(f"expected an (H, W, 3) or (H, W) array, got shape {image.shape}")
-        arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+        arr = as_float_image(arr, "image", tolerance=0.5).astype(np.float32)
     else:
         raise ValueError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
     if arr.shape[2] == 1:

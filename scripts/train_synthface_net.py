@@ -256,7 +256,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     train_ds = views_dataset(train_ids, args.views, args.size, seed=args.seed)
     val_ds = views_dataset(val_ids, args.val_views, args.size, seed=args.seed + 1)
 
-    key = repr(train_ds) + f" {args.seed} {os.path.getmtime(sf.__file__)}"
+    # the renderer is a package: the newest of its files says whether a cached training set is stale
+    renderer_mtime = max(os.path.getmtime(f) for f in Path(sf.__file__).parent.rglob("*.py"))
+    key = repr(train_ds) + f" {args.seed} {renderer_mtime}"
     if args.cache is not None and args.cache.exists() and str(np.load(args.cache)["key"]) == key:
         data = np.load(args.cache)
         images, labels = data["images"], data["labels"]

@@ -282,6 +282,10 @@ def test_pool_from_real_style_items_uses_the_detector() -> None:
 
     pool = LabelledPool.from_dataset(Items(), detector=Detector())
     assert len(pool) == 3 and pool.select({"eyeglasses": 1}).tolist() == [1]
+    # -1 is CelebA's "absent", as in render and score_edits: it selects the faces WITHOUT the attribute
+    assert pool.select({"eyeglasses": -1}).tolist() == pool.select({"eyeglasses": 0}).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="'eyeglasses' must be 0 or 1"):
+        pool.select({"eyeglasses": 2})
     with pytest.raises(ValueError, match="detector"):
         LabelledPool.from_dataset(Items())
 
@@ -300,3 +304,18 @@ def test_rebuilding_the_reference_its_own_guide(net, refs) -> None:
         rebuilt = CNIA(net, steps=30, mask=False, color=False, progress=False, **kw).edit_with_guides(images, images)
         h = rebuilt.history
         assert (h["identity"][-1] < 0.5 * h["identity"][0]).all(), kw
+
+
+def test_colour_fit_on_the_centre_as_printed_or_on_the_whole_image(net, refs) -> None:
+    """Eq. (10) as printed fits on the central pixels and applies the matrix everywhere; color_fraction=1 fits on
+    the whole image (issue 18: the printed version tints hair and background)."""
+    images = refs["images"][:1]
+    guides = refs["images"][1:3][None]
+    base = CNIA(net, steps=3, start="reference", mask=False, progress=False)
+    centre = base.edit_with_guides(images, guides)
+    whole = base.replace(color_fraction=1.0).edit_with_guides(images, guides)
+    assert base.settings()["color_fraction"] == 0.5 and whole.settings["color_fraction"] == 1.0
+    assert torch.equal(centre.raw, whole.raw)  # the same optimisation: only the colour fit differs
+    assert not torch.allclose(centre.color_matrices, whole.color_matrices)
+    with pytest.raises(ValueError, match="color_fraction"):
+        base.replace(color_fraction=0.0)

@@ -101,3 +101,37 @@ def test_about_prints_and_returns(capsys: pytest.CaptureFixture[str], monkeypatc
     for key in ("facekit", "torch", "torchvision", "cv2", "profile", "device", "data", "cache"):
         assert key in info and key in printed
     assert info["profile"] == "smoke" and info["facekit"] == facekit.__version__
+
+
+def test_device_that_this_machine_lacks_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("FACEKIT_DEVICE", "cuda")
+    with pytest.raises(config.ConfigError, match="sees no CUDA GPU.*unset FACEKIT_DEVICE"):
+        config.get_device()
+    info = facekit.about()  # about() reports the bad setting instead of crashing
+    assert info["device"].startswith("INVALID: FACEKIT_DEVICE='cuda'")
+    assert "INVALID" in capsys.readouterr().out
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("FACEKIT_DEVICE", "cuda:3")
+    with pytest.raises(config.ConfigError, match="has 1 CUDA device"):
+        config.get_device()
+    monkeypatch.setenv("FACEKIT_DEVICE", "cpu")
+    assert config.get_device() == torch.device("cpu")
+
+
+def test_unwritable_facekit_home_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    a_file = tmp_path / "home.txt"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("FACEKIT_HOME", str(a_file))
+    with pytest.raises(config.ConfigError, match="cannot create the folder .*home.txt/weights under FACEKIT_HOME"):
+        config.cache_dir("weights")
+    assert config.cache_dir("data", create=False) == a_file / "data"  # reading paths needs no folder
+    def refuse(self, *args, **kwargs):  # a read-only mount (as root a chmod would not stop the write)
+        raise PermissionError(30, "Read-only file system", str(self))
+
+    monkeypatch.setenv("FACEKIT_HOME", str(tmp_path / "ro"))
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(config.ConfigError, match="Read-only file system. Set FACEKIT_HOME to a folder you can write"):
+        config.cache_dir("results")

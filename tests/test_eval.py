@@ -174,7 +174,7 @@ def test_results_table_round_trip(tmp_path) -> None:
 
 
 def test_bench_cli_prints_markdown_and_writes_json(tmp_path, capsys) -> None:
-    from facekit.bench import main
+    from facekit.results import main
 
     path = tmp_path / "r.json"
     assert main(["--results", str(path)]) == 0
@@ -242,7 +242,7 @@ def test_score_edits_logic_with_a_toy_judge() -> None:
     per = E.score_edits(dark, half, {"Bright": torch.tensor([0, 0, 1, 1])}, oracle=judge, identity=judge, reduction="none")
     assert per["attribute_success"].tolist() == [1.0, 1.0, 1.0, 1.0]
     assert per["identity_kept"].tolist() == [True, True, False, False]
-    tgt = torch.tensor([[1.0, -1.0]] * 4)
+    tgt = torch.tensor([[1.0, float("nan")]] * 4)
     assert E.score_edits(dark, half, tgt, oracle=judge, identity=judge)["attribute_success"] == 0.5
     mask = torch.zeros(16, 16)
     mask[:8] = 1.0
@@ -257,6 +257,16 @@ def test_score_edits_logic_with_a_toy_judge() -> None:
     assert math.isnan(no_attr["attribute_success"]) and no_attr["identity_kept"] == 1.0
 
 
+def test_minus_one_means_absent_in_targets_as_in_render_and_the_pool() -> None:
+    """One meaning of -1 everywhere (issue 18): CelebA's 'absent', never 'untouched' and never 'present'."""
+    names = ["Eyeglasses", "Smiling"]
+    assert E.target_matrix({"Eyeglasses": -1}, names, 2)[:, 0].tolist() == [0.0, 0.0]
+    as_tensor = E.target_matrix(torch.tensor([[-1.0, float("nan")]]), names, 1)
+    assert as_tensor[0, 0] == 0.0 and math.isnan(as_tensor[0, 1])
+    with pytest.raises(ValueError, match="got \\[2.0\\]"):
+        E.target_matrix({"Eyeglasses": 2}, names, 1)
+
+
 def test_score_edits_errors() -> None:
     judge = _ToyJudge()
     x = torch.rand(2, 3, 16, 16)
@@ -269,7 +279,7 @@ def test_score_edits_errors() -> None:
     with pytest.raises(ValueError, match="one 0/1 value per image"):
         E.score_edits(x, x, {"Bright": [1, 0, 1]}, oracle=judge, identity=judge)
     with pytest.raises(ValueError, match="no target"):
-        E.score_edits(x, x, torch.full((2, 2), -1.0), oracle=judge, identity=judge)
+        E.score_edits(x, x, torch.full((2, 2), float("nan")), oracle=judge, identity=judge)
     with pytest.raises(TypeError, match="dict name -> 0/1"):
         E.score_edits(x, x, ["Bright"], oracle=judge, identity=judge)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="same shape"):
@@ -436,3 +446,19 @@ def test_coupled_attributes_are_not_counted_as_changed_without_counterfactuals()
     edit[:, 0] = 1.0  # a goatee grows: No_Beard goes with it, Smiling stays
     row = E.score_edits(src, edit, {"Goatee": 1}, oracle=judge, identity=ident)
     assert row["attribute_success"] == 1.0 and row["others_preserved"] == 1.0  # only Smiling is judged
+
+
+def test_metrics_of_no_image_are_an_error_not_nan() -> None:
+    empty = torch.zeros(0, 3, 16, 16)
+    for fn in (E.mse, E.l1, E.psnr, E.ssim):
+        with pytest.raises(ValueError, match="hold no pixels"):
+            fn(empty, empty)
+
+
+def test_roc_and_eer_follow_scikit_learn_on_ties() -> None:
+    scores = torch.tensor([0.9, 0.5, 0.5, 0.5, 0.1, 0.7])
+    same = torch.tensor([True, True, False, True, False, False])
+    fpr, tpr, thr = E.roc_curve(scores, same)
+    assert math.isinf(float(thr[0])) and float(fpr[0]) == 0 and float(tpr[-1]) == 1
+    # by hand: 9 (same, different) pairs; ordered right: 0.9 beats all 3, each 0.5 beats 0.1 and ties 0.5 (half)
+    assert E.roc_auc(scores, same) == pytest.approx((3 + 1.5 + 1.5) / 9)

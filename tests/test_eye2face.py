@@ -154,7 +154,7 @@ def test_autoencoder_shapes_range_and_parameter_count():
     g = EyeToFace()
     assert count_parameters(g) == 1_315_155
     assert g.latent_shape == (128, 2, 2)
-    out = g(torch.rand(2, 3, 32, 32) * 4 - 2).detach()  # even out-of-range inputs give pixels in [0, 1]
+    out = g(torch.rand(2, 3, 32, 32) * 2 - 0.5).detach()  # even out-of-range inputs (an overshoot) give pixels in [0, 1]
     assert out.shape == (2, 3, 128, 128)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
     assert len(g.encoder[0]) == 3 and all(len(b) == 6 for b in list(g.encoder)[1:])  # 1 group, then 2 groups
@@ -208,6 +208,34 @@ def test_training_runs_through_the_trainer(synth_pairs):
     assert set(history.terms) >= {"wasserstein", "gp", "generator", "critic"}
     with pytest.raises(ValueError):
         e2f.make_loss("l2")
+
+
+def test_std_loss_by_hand_gradient_and_in_training(synth_pairs):
+    """Section IV's 'standard deviation loss' (no formula in the paper): the reading of facekit.losses.std_loss."""
+    from facekit.losses import StdLoss, std_loss
+
+    rng = np.random.default_rng(0)
+    y, p = rng.random((3, 3, 8, 8)), rng.random((3, 3, 8, 8))
+    want = np.abs(p.reshape(3, 3, -1).std(2) - y.reshape(3, 3, -1).std(2)).mean(1)  # per image, channels averaged
+    got = std_loss(torch.from_numpy(p), torch.from_numpy(y), reduction="none")
+    assert np.allclose(got.numpy(), want)
+    batch_want = np.abs(p.std(0) - y.std(0)).mean()
+    assert float(std_loss(torch.from_numpy(p), torch.from_numpy(y), over="batch")) == pytest.approx(batch_want)
+    x = torch.from_numpy(p).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: std_loss(t, torch.from_numpy(y)), (x,))
+    assert torch.autograd.gradcheck(lambda t: std_loss(t, torch.from_numpy(y), over="batch"), (x,))
+    blurred = torch.nn.functional.avg_pool2d(torch.from_numpy(y), 3, 1, 1)
+    assert float(std_loss(blurred, torch.from_numpy(y))) > 0.05  # a blurred face has less spread
+    with pytest.raises(ValueError, match="over must be"):
+        StdLoss(over="pixels")
+    with pytest.raises(ValueError, match="one value for the whole batch"):
+        std_loss(x, x, over="batch", reduction="none")
+    pairs, _ = synth_pairs
+    _, history, _ = e2f.train_generator(pairs, "l1", steps=2, batch_size=4, device="cpu", progress=False,
+                                        std_weight=0.5)
+    assert len(history.terms["std"]) == 2 and all(math.isfinite(v) for v in history.terms["std"])
+    with pytest.raises(ValueError, match="std_weight"):
+        e2f.train_generator(pairs, "l1", steps=1, batch_size=4, device="cpu", progress=False, std_weight=-1)
 
 
 def test_shipped_checkpoint_beats_the_untrained_network(synth_pairs, tmp_path):

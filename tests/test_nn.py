@@ -129,6 +129,27 @@ def test_vgg19_caffe_preprocessing():
     torch.testing.assert_close(net.preprocess(x), x[:, [2, 1, 0]] * 255 - bgr_mean)
     with pytest.raises(ValueError, match="torchvision"):
         VGG19(preprocess="keras")
+    # the eye-to-face paper's printed formula: BGR means subtracted from the R, G, B channels (order mixed up)
+    paper = VGG19(include_top=False, preprocess="paper")
+    torch.testing.assert_close(paper.preprocess(x), x * 255 - bgr_mean)
+
+
+def test_eye2face_feeds_torchvision_vgg19_its_own_preprocessing(monkeypatch, tmp_path):
+    """Issue 18: the gpu path gave torchvision's ImageNet weights Caffe-style BGR 0-255 input."""
+    from facekit import hub
+    from facekit.methods import eye2face
+
+    seen = {}
+
+    def fake_pretrained(name, **kwargs):
+        seen.update(kwargs, name=name)
+        return VGG19(include_top=False, preprocess=kwargs.get("preprocess", "torchvision"))
+
+    monkeypatch.setattr(hub, "available", lambda name, path=None: name == "vgg19")
+    monkeypatch.setattr(hub, "pretrained", fake_pretrained)
+    net = eye2face.loss_network("vgg19", verbose=False)
+    assert seen["name"] == "vgg19" and seen["preprocess"] == "torchvision"
+    assert net.preprocessing == "torchvision"
 
 
 # -- the extractor -----------------------------------------------------------------------------------------------

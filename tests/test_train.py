@@ -197,6 +197,93 @@ def test_non_finite_gradient_is_caught_before_the_step() -> None:
     assert_same_weights(weights(t), before)
 
 
+def test_optimiser_step_to_non_finite_weights_is_caught_and_never_saved(tmp_path: Path) -> None:
+    """Finite loss and gradients, but a step so large that float32 weights overflow: the trainer must not save
+    them as the 'last good' checkpoint (with keep=1 that would delete the good one) nor train on from them."""
+
+    def step_fn(trainer, batch):
+        x, y = batch
+        if trainer.step == 4:  # step 5 blows up
+            for group in trainer.optimizers["net"].param_groups:
+                group["lr"] = float("inf")  # finite loss and gradients, non-finite weights
+        mse = (trainer.models["net"](x) - y).pow(2).mean()
+        return trainer.update("net", {"mse": mse})
+
+    net = tiny_net()
+    t = Trainer({"net": net}, {"net": torch.optim.SGD(net.parameters(), lr=1e-3)}, step_fn, data=tiny_data(),
+                batch_size=8, device="cpu", checkpoint_dir=tmp_path, checkpoint_every=2, progress=False)
+    with pytest.raises(TrainingDiverged, match="a weight updated by optimiser 'net' is nan at step 5") as info:
+        t.fit(10)
+    assert info.value.term == "weights:net"
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000004.pt"]  # the good one is kept, nothing new
+    with pytest.raises(CheckpointError, match="not saving"):
+        t.save_checkpoint()
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000004.pt"]
+    good = load_weights(tiny_net(), tmp_path / "step_000004.pt")
+    t.fit(4)  # goes back to the last good checkpoint instead of training on from inf
+    assert t.step == 4
+    assert_same_weights(weights(t), good.state_dict())
+
+
+def test_divergence_after_an_earlier_update_of_the_step_does_not_continue_half_updated(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    a, b = nn.Linear(1, 1), nn.Linear(1, 1)
+
+    def step_fn(trainer, batch):
+        x = batch["x"]
+        trainer.update("b", {"lb": trainer.models["b"](x).mean()})  # the critic steps first
+        la = trainer.models["a"](x).mean()
+        if trainer.step == 3:
+            la = la * float("nan")
+        return trainer.update("a", {"la": la})
+
+    def make(ckpt):
+        return Trainer({"a": a, "b": b}, {"a": torch.optim.SGD(a.parameters(), lr=0.1),
+                                          "b": torch.optim.SGD(b.parameters(), lr=0.1)},
+                       step_fn, data=lambda s: {"x": torch.ones(2, 1)}, device="cpu", checkpoint_dir=ckpt,
+                       checkpoint_every=1, progress=False)
+
+    t = make(tmp_path)
+    with pytest.raises(TrainingDiverged, match="'la' is nan at step 4"):
+        t.fit(6)
+    saved = torch.load(tmp_path / "step_000003.pt", weights_only=True)["models"]
+    assert not torch.equal(b.weight, saved["b"]["weight"])  # b stepped in the diverged step
+    with pytest.raises(CheckpointError, match="diverged"):
+        t.save_checkpoint(tmp_path / "half.pt")
+    assert not (tmp_path / "half.pt").exists()
+    with pytest.raises(TrainingDiverged):  # resumes from step 3 (b restored), then diverges at the same place
+        t.fit(6)
+    assert t.step == 3 and torch.equal(b.weight, saved["b"]["weight"]) is False  # b stepped again in step 4
+
+    t2 = make(None)  # no checkpoint to go back to: refuse to train on
+    with pytest.raises(TrainingDiverged):
+        t2.fit(6)
+    with pytest.raises(RuntimeError, match="no completed step"):
+        t2.fit(6)
+
+
+def test_save_refuses_a_model_with_non_finite_buffers(tmp_path: Path) -> None:
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    t = Trainer({"net": net}, {"net": torch.optim.SGD(net.parameters(), lr=0.1)}, make_step_fn(),
+                data=tiny_data(), batch_size=8, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    t.save_checkpoint()
+    net[1].running_var.fill_(float("inf"))
+    with pytest.raises(CheckpointError, match=r"model 'net' has non-finite values in 1\.running_var"):
+        t.save_checkpoint(tmp_path / "step_000001.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000000.pt"]
+
+
+def test_resuming_with_another_batch_size_is_refused(tmp_path: Path) -> None:
+    make_trainer(tmp_path).fit(3)
+    other = make_trainer(tmp_path, batch_size=4)
+    before = weights(other)
+    with pytest.raises(CheckpointError, match="batch_size 8, this trainer has 4"):
+        other.fit(6)
+    assert other.step == 0
+    assert_same_weights(weights(other), before)
+    make_trainer(tmp_path).fit(6)  # the same batch size resumes
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------------------------------------------

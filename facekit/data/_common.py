@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 import re
@@ -39,6 +40,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
+    "attribute_value",
     "FacekitDataError",
     "DatasetNotFoundError",
     "AnnotationFormatError",
@@ -109,6 +111,28 @@ class DownloadError(FacekitDataError, RuntimeError):
 
 # --------------------------------------------------------------------------------------------------- files
 
+
+
+def attribute_value(name: str, value: Any) -> int:
+    """The one reading of an attribute value in facekit: ``1`` (present) or ``0`` (absent).
+
+    Accepts ``1`` / ``True`` (present) and ``0`` / ``False`` / CelebA's ``-1`` (absent), as Python or NumPy
+    numbers; anything else (``2``, ``0.5``, ``nan``, a string) is a ``ValueError`` that names the attribute. Used by
+    :func:`~facekit.data.synthfaces.render`, CNIA's pool selection and :func:`facekit.eval.target_matrix`, so
+    ``{"Eyeglasses": -1}`` means "without glasses" everywhere.
+
+    Example:
+        >>> attribute_value("Eyeglasses", -1), attribute_value("Smiling", True)
+        (0, 1)
+    """
+    if type(value) is int and value in (0, 1, -1):  # the common case, without the slower checks below
+        return int(value == 1)
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0, -1.0):
+        return int(float(value) == 1.0)
+    raise ValueError(f"attribute {name!r} must be 0 or 1 (absent / present; True/False; CelebA's -1 also means "
+                     f"absent), got {value!r}")
 
 def require_file(path: Path, what: str, layout: str, help_text: str = "") -> Path:
     """Return ``path`` if it is a file, else raise :class:`DatasetNotFoundError` with the layout and advice.

@@ -32,6 +32,8 @@ from typing import Any, Optional, Union
 import cv2
 import numpy as np
 
+from facekit.checks import as_float_image, check_pixel_range
+
 __all__ = [
     "FACE_CASCADE",
     "EYE_CASCADE",
@@ -104,17 +106,23 @@ def to_gray(image: Any) -> np.ndarray:
 
     Returns:
         ``(H, W)`` uint8.
+
+    Raises:
+        TypeError: a tensor that is not floating point, or an array of another dtype than uint8 / float.
+        ValueError: an empty image, NaN pixels, a float image outside [0, 1] (0-255 floats would all turn white
+            and every face would be lost), or another shape.
     """
     if hasattr(image, "detach"):  # a torch tensor: (C, H, W) float in [0, 1]
+        check_pixel_range(image, "image (a tensor)")
         array = image.detach().cpu().numpy()
         if array.ndim == 3:
             array = np.moveaxis(array, 0, -1)
         image = array
     array = np.asarray(image)
+    if array.size == 0:
+        raise ValueError(f"image is empty (shape {array.shape})")
     if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.floating):
-            raise ValueError(f"expected a uint8 image in [0, 255] or a float image in [0, 1], got dtype {array.dtype}")
-        array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        array = (np.clip(as_float_image(array), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim == 3 and array.shape[2] == 3:

@@ -413,7 +413,7 @@ def attribute_sets(attribute: str, *, split: str = "train", n_identities: int = 
     in two halves.
 
     Args:
-        attribute: a name of :data:`~facekit.data.synthfaces.ATTRIBUTES` (e.g. ``"Mouth_Slightly_Open"``,
+        attribute: a name of :data:`~facekit.data.synthfaces.names.ATTRIBUTES` (e.g. ``"Mouth_Slightly_Open"``,
             ``"Male"``, ``"Eyeglasses"``).
         split, n_identities, seed: the identities to draw from (halved between the two sets).
         n_guided, n_input: the sets' lengths (default: one image per identity of each half).

@@ -127,7 +127,7 @@ class SynthFaces(Dataset):
         length: number of items; default one per identity of the split.
         identities: explicit identities to use instead of ``split`` / ``n_identities``.
         attributes: ``None`` (every identity's defaults), ``"random"`` (:data:`RANDOM_ATTRIBUTES`), or a dict
-            ``{name: probability}`` for names of :data:`~facekit.data.synthfaces.ATTRIBUTES` (``1.0`` forces an
+            ``{name: probability}`` for names of :data:`~facekit.data.synthfaces.names.ATTRIBUTES` (``1.0`` forces an
             attribute on, ``0.0`` off) plus ``glasses_style`` / ``hat_style`` (one style, or a list to draw from).
         poses: yaws to draw from, in degrees (a number, a list, or ``"multipie"`` for -45..45 step 15).
         pitch: a pitch in degrees, or a ``(low, high)`` range to draw from uniformly.
@@ -143,7 +143,7 @@ class SynthFaces(Dataset):
 
     * ``image``: ``(3, H, W)`` float in [0, 1] (``(1, H, W)`` when ``grayscale``);
     * ``landmarks``: ``(68, 2)`` float32 pixel coordinates, iBUG-300W order; ``visible``: ``(68,)`` bool;
-    * ``attributes``: ``(28,)`` float32 0/1 in :data:`~facekit.data.synthfaces.ATTRIBUTES` order;
+    * ``attributes``: ``(28,)`` float32 0/1 in :data:`~facekit.data.synthfaces.names.ATTRIBUTES` order;
     * ``identity``, ``light``, ``index``: int64 scalars; ``yaw``, ``pitch``: float32 scalars (degrees).
 
     Example:

@@ -10,7 +10,7 @@
 * :func:`psnr`, :func:`ssim`, :func:`mse`, :func:`l1`: pixel metrics (optionally inside a mask);
 * :func:`seconds_per_image`: runtime after warm-up on the current device;
 * :class:`ResultsTable` / :func:`record`: the shared table of results, one row per method x attribute, that
-  ``python -m facekit.bench`` prints.
+  ``python -m facekit.results`` prints.
 
 Example:
     >>> import torch
@@ -19,7 +19,7 @@ Example:
     20.0
 """
 
-from facekit.eval.metrics import as_mask, check_pair, gaussian_window, l1, mse, psnr, ssim
+from facekit.eval.metrics import as_mask, check_pair, l1, mse, psnr, ssim
 from facekit.eval.oracle import Oracle, OracleNet, OracleNotFoundError, load_oracle, oracle_path
 from facekit.eval.retrieval import pairwise_distances, recall_at_k, retrieve
 from facekit.eval.runtime import seconds_per_image
@@ -33,7 +33,6 @@ __all__ = [
     "l1",
     "psnr",
     "ssim",
-    "gaussian_window",
     "as_mask",
     "check_pair",
     # retrieval

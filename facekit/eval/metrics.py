@@ -8,10 +8,11 @@ same person rendered with the attribute). These are the comparisons, written onc
   range (1 for images in ``[0, 1]``); the same figure as ``skimage.metrics.peak_signal_noise_ratio``;
 * :func:`ssim`: the structural similarity of Wang et al. (IEEE TIP 2004) with their settings: an 11x11 Gaussian
   window of standard deviation 1.5, :math:`K_1 = 0.01, K_2 = 0.03`, averaged over the pixels whose window lies
-  inside the image and over the three channels. It equals ``skimage.metrics.structural_similarity(a, b,
-  data_range=1, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``
-  (``tests/test_eval.py`` checks it). Note that scikit-image's *default* (a 7x7 uniform window, sample
-  covariance) gives a slightly different number: say which one you report.
+  inside the image and over the three channels. SSIM is not what the course teaches, so it is scikit-image's
+  ``structural_similarity(a, b, data_range=1, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False)`` run per image on the CPU (a score, not a loss: no gradient). Note that
+  scikit-image's *default* (a 7x7 uniform window, sample covariance) gives a slightly different number: say which
+  one you report.
 
 Images are ``(B, 3, H, W)`` tensors in ``[0, 1]``. Masks are ``(B, 1, H, W)``, ``(B, H, W)``, ``(1, 1, H, W)`` or
 ``(H, W)``, bool or float; a pixel is *inside* where the mask is greater than 0.5. ``reduction`` is ``"mean"``
@@ -36,7 +37,7 @@ from torch import Tensor
 
 from facekit.nn.features import check_image
 
-__all__ = ["check_pair", "as_mask", "mse", "l1", "psnr", "ssim", "gaussian_window"]
+__all__ = ["check_pair", "as_mask", "mse", "l1", "psnr", "ssim"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -49,12 +50,15 @@ def check_pair(a: Tensor, b: Tensor, names: tuple[str, str] = ("input", "target"
 
     Raises:
         TypeError: one of them is not a floating-point tensor.
-        ValueError: a shape is not ``(B, 3, H, W)``, the shapes differ, or values lie outside ``[0, 1]``.
+        ValueError: a shape is not ``(B, 3, H, W)``, the shapes differ, the batch is empty (a metric of no image
+            would be nan), or values lie outside ``[0, 1]``.
     """
     check_image(a, name=names[0], tolerance=RANGE_TOLERANCE)
     check_image(b, name=names[1], tolerance=RANGE_TOLERANCE)
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[0] == 0 or a.shape[2] == 0 or a.shape[3] == 0:
+        raise ValueError(f"{names[0]} and {names[1]} hold no pixels (shape {tuple(a.shape)}): nothing to measure")
 
 
 def as_mask(mask: Tensor, images: Tensor, name: str = "mask") -> Tensor:
@@ -170,30 +174,6 @@ def psnr(
     return _reduce(per_image.to(input.dtype), reduction)
 
 
-def gaussian_window(sigma: float = 1.5, truncate: float = 3.5, dtype: torch.dtype = torch.float64) -> Tensor:
-    """The 1-D Gaussian of SSIM: radius ``int(truncate * sigma + 0.5)`` (5 for sigma 1.5: 11 taps), sum 1.
-
-    The same taps as ``scipy.ndimage.gaussian_filter`` (which scikit-image's SSIM uses).
-
-    Example:
-        >>> gaussian_window().shape
-        torch.Size([11])
-    """
-    radius = int(truncate * sigma + 0.5)
-    x = torch.arange(-radius, radius + 1, dtype=dtype)
-    g = torch.exp(-0.5 * (x / sigma) ** 2)
-    return g / g.sum()  # (2r+1,)
-
-
-def _band(g: Tensor, n: int) -> Tensor:
-    """``(n - K + 1, n)`` float64 matrix whose row ``i`` holds the window ``g`` at columns ``i .. i + K - 1``."""
-    k = g.numel()
-    out = torch.zeros(n - k + 1, n, dtype=torch.float64)
-    idx = torch.arange(n - k + 1)[:, None] + torch.arange(k)[None, :]  # (n-K+1, K) column of each tap
-    out.scatter_(1, idx, g.double().expand(n - k + 1, k))
-    return out
-
-
 def ssim(
     input: Tensor,
     target: Tensor,
@@ -230,26 +210,17 @@ def ssim(
         tensor([1., 1.])
     """
     check_pair(input, target)
-    g = gaussian_window(sigma)  # (K,)
-    k = g.numel()
-    b, c, h, w = input.shape
-    if h < k or w < k:
-        raise ValueError(f"ssim needs images of at least {k}x{k} pixels for sigma={sigma}; got {h}x{w}")
-    x = input.double().reshape(b * c, h, w)  # each channel on its own; float64 as scikit-image
-    y = target.double().reshape(b * c, h, w)
-    # The separable Gaussian, "valid" (only positions where the window fits), as two banded matrices: in float64 a
-    # matrix product is several times faster on a CPU than a convolution, with the same numbers.
-    rows = _band(g, h).to(x.device)  # (H-K+1, H)
-    cols = _band(g, w).to(x.device).t()  # (W, W-K+1)
+    from skimage.metrics import structural_similarity  # the well-kept implementation (issue 18)
 
-    def blur(t: Tensor) -> Tensor:
-        return rows @ t @ cols  # (BC, H-K+1, W-K+1)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    per_image = s.reshape(b, c, -1).mean(dim=(1, 2))  # (B,)
-    return _reduce(per_image.to(input.dtype), reduction)
+    win = 2 * int(3.5 * sigma + 0.5) + 1  # scipy's Gaussian with scikit-image's truncate=3.5: 11 taps at 1.5
+    b, _, h, w = input.shape
+    if h < win or w < win:
+        raise ValueError(f"ssim needs images of at least {win}x{win} pixels for sigma={sigma}; got {h}x{w}")
+    x = input.detach().double().permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3), float64 as scikit-image
+    y = target.detach().double().permute(0, 2, 3, 1).cpu().numpy()
+    per_image = torch.tensor([
+        structural_similarity(x[i], y[i], data_range=data_range, channel_axis=-1, gaussian_weights=True,
+                              sigma=sigma, use_sample_covariance=False, K1=k1, K2=k2)
+        for i in range(b)
+    ], dtype=torch.float64)  # (B,)
+    return _reduce(per_image.to(device=input.device, dtype=input.dtype), reduction)

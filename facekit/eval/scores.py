@@ -162,10 +162,11 @@ def target_matrix(target_attributes: TargetAttributes, attribute_names: Sequence
     Args:
         target_attributes: one of
 
-            * a dict ``name -> value`` where value is 0/1 (bool or int; the same for every image) or a ``(B,)``
-              sequence / tensor of 0/1 (one per image), e.g. ``{"Eyeglasses": 1}``;
-            * a ``(B, A)`` tensor in the judge's attribute order with entries 1 (present), 0 (absent) and
-              ``-1`` or ``nan`` (not a target: should stay as in the source).
+            * a dict ``name -> value`` where value is 1 (present) or 0 (absent; bool or int; CelebA's -1 also
+              means absent, as everywhere in facekit) for every image, or a ``(B,)`` sequence / tensor of such
+              values (one per image), e.g. ``{"Eyeglasses": 1}``;
+            * a ``(B, A)`` tensor in the judge's attribute order with entries 1 (present), 0 or -1 (absent) and
+              ``nan`` (not a target: should stay as in the source).
         attribute_names: the judge's attribute names (column order).
         batch: ``B``.
 
@@ -174,7 +175,7 @@ def target_matrix(target_attributes: TargetAttributes, attribute_names: Sequence
 
     Raises:
         KeyError: a name the judge does not know.
-        ValueError: wrong shape, values other than 0/1 (and -1/nan), or no target at all.
+        ValueError: wrong shape, values other than 1, 0, -1 (and nan in the tensor form), or no target at all.
 
     Example:
         >>> target_matrix({"Smiling": 0}, ["Eyeglasses", "Smiling"], 2)
@@ -201,17 +202,18 @@ def target_matrix(target_attributes: TargetAttributes, attribute_names: Sequence
                 f"{names}; got {tuple(target_attributes.shape)}. Or pass a dict such as {{'{names[0]}': 1}}."
             )
         out = target_attributes.detach().float().cpu().clone()
-        out[out == -1] = float("nan")
     else:
         raise TypeError(
             "target_attributes must be a dict name -> 0/1 (e.g. {'Eyeglasses': 1}) or a (B, A) tensor; "
             f"got {type(target_attributes).__name__}"
         )
+    out[out == -1] = 0.0  # CelebA's "absent" (facekit.data._common.attribute_value); "not a target" is nan
     set_values = out[~torch.isnan(out)]
     if not ((set_values == 0) | (set_values == 1)).all():
-        raise ValueError(f"target attribute values must be 0 or 1 (or -1 / nan for untouched); got {set_values.unique().tolist()}")
+        raise ValueError("target attribute values must be 0 or 1 (absent / present; CelebA's -1 also means absent), "
+                         f"or nan for untouched; got {set_values.unique().tolist()}")
     if set_values.numel() == 0:
-        raise ValueError("target_attributes names no target (every entry is -1 / nan): what was the edit asked to do?")
+        raise ValueError("target_attributes names no target (every entry is nan): what was the edit asked to do?")
     return out
 
 

@@ -1,7 +1,7 @@
 """The results table: one row per method x attribute, shared by every chapter and compared in the last one.
 
 Each method chapter scores its edits with :func:`facekit.eval.score_edits` and appends the row with
-:func:`record`; the final chapter (or ``python -m facekit.bench``) prints all rows as one Markdown table and can
+:func:`record`; the final chapter (or ``python -m facekit.results``) prints all rows as one Markdown table and can
 write them as JSON.
 
 Where the rows live: a JSON file, by default ``<FACEKIT_HOME>/results/results.json``

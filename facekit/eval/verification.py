@@ -70,6 +70,8 @@ def verification_pairs(
 def roc_curve(scores: Tensor, same: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """False and true accept rates for every threshold ("same" when ``score >= threshold``).
 
+    scikit-learn's ``roc_curve`` (every threshold kept: ``drop_intermediate=False``), as float64 tensors.
+
     Args:
         scores: ``(P,)`` similarity of each pair (higher = more alike).
         same: ``(P,)`` bool, the pair shows one person.
@@ -77,21 +79,17 @@ def roc_curve(scores: Tensor, same: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     Returns:
         ``(fpr, tpr, thresholds)``, each ``(T,)``, thresholds decreasing, starting with ``+inf`` (nothing accepted).
     """
+    from sklearn.metrics import roc_curve as _sk_roc_curve
+
     s, y = _check_scores(scores, same)
-    order = torch.argsort(s, descending=True)
-    s, y = s[order], y[order]
-    last = torch.ones_like(s, dtype=torch.bool)  # last index of each run of equal scores
-    last[:-1] = s[1:] != s[:-1]
-    tp = torch.cumsum(y.double(), 0)[last]
-    fp = torch.cumsum((~y).double(), 0)[last]
-    tpr = torch.cat([tp.new_zeros(1), tp / y.sum()])
-    fpr = torch.cat([fp.new_zeros(1), fp / (~y).sum()])
-    thresholds = torch.cat([s.new_tensor([float("inf")]), s[last]])
-    return fpr, tpr, thresholds
+    fpr, tpr, thr = _sk_roc_curve(y.numpy(), s.numpy(), drop_intermediate=False)
+    return torch.from_numpy(fpr), torch.from_numpy(tpr), torch.from_numpy(thr.astype("float64"))
 
 
 def roc_auc(scores: Tensor, same: Tensor) -> float:
     """Area under the ROC curve: P(score of a same pair > score of a different pair), ties counted half.
+
+    scikit-learn's ``roc_auc_score``.
 
     Args:
         scores: ``(P,)`` similarities.
@@ -100,8 +98,10 @@ def roc_auc(scores: Tensor, same: Tensor) -> float:
     Returns:
         the AUC in ``[0, 1]``.
     """
-    fpr, tpr, _ = roc_curve(scores, same)
-    return float(torch.trapezoid(tpr, fpr))  # the trapezoids count ties as one half
+    from sklearn.metrics import roc_auc_score
+
+    s, y = _check_scores(scores, same)
+    return float(roc_auc_score(y.numpy(), s.numpy()))
 
 
 def eer_threshold(scores: Tensor, same: Tensor) -> Tuple[float, float]:

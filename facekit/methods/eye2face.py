@@ -10,7 +10,7 @@ The method, section by section:
 * section IV, model: :class:`facekit.nn.EyeToFace` (the autoencoder), and three losses (:func:`make_loss`): the
   pixel L1 the paper rejects, the feature loss normalised by :math:`C_i H_i W_i`, and the paper's balanced feature
   loss with triangular layer weights (:class:`facekit.losses.BalancedFeatureLoss`). The loss network is VGG19 with
-  the paper's Caffe preprocessing when its ImageNet weights are on this machine, else the shipped SynthFaceNet
+  the preprocessing of torchvision's ImageNet weights when they are on this machine, else the shipped SynthFaceNet
   (:func:`loss_network` says which).
 * section V, training and the GAN baseline: :func:`train_generator` (Adam 1e-3, batch 64 by default) and
   :func:`train_wgan_gp` (a conditional WGAN-GP with the same generator and :class:`facekit.nn.EyeFaceCritic`),
@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -45,7 +46,7 @@ from torch import Tensor, nn
 from facekit.data.pairs import EyeFacePairs, eye_face_pairs
 from facekit.data.synth_dataset import SynthFaces
 from facekit.data.synthfaces import attributes_to_vector, identity_params, resolve_attributes
-from facekit.losses import BalancedFeatureLoss
+from facekit.losses import BalancedFeatureLoss, std_loss
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.features import FeatureNet
 
@@ -162,8 +163,10 @@ def loss_network(prefer: str = "vgg19", *, device: Any = None, verbose: bool = T
     """The loss network :math:`\\phi` of the feature losses: VGG19 (the paper) when present, else SynthFaceNet.
 
     Args:
-        prefer: ``"vgg19"``: torchvision's ImageNet VGG19 with the paper's Caffe preprocessing (BGR, 0-255, mean
-            subtracted; section IV) when its weights are found by :mod:`facekit.hub`, otherwise the shipped
+        prefer: ``"vgg19"``: torchvision's ImageNet VGG19 with the preprocessing its weights were trained with
+            (ImageNet mean / std on RGB; the paper fed Keras' Caffe-converted VGG19 its own BGR convention, and
+            prints a formula with the channels mixed up: :mod:`facekit.nn.vgg19`) when the weights are found by
+            :mod:`facekit.hub`, otherwise the shipped
             SynthFaceNet; ``"synthface_net"``: always SynthFaceNet (what the offline book and the shipped
             checkpoint use).
         device: where to put it.
@@ -177,8 +180,8 @@ def loss_network(prefer: str = "vgg19", *, device: Any = None, verbose: bool = T
     if prefer not in ("vgg19", "synthface_net"):
         raise ValueError(f"prefer must be 'vgg19' or 'synthface_net'; got {prefer!r}")
     if prefer == "vgg19" and hub.available("vgg19"):
-        net = hub.pretrained("vgg19", include_top=False, preprocess="caffe")
-        net.description += " (Caffe preprocessing, as the paper)"
+        net = hub.pretrained("vgg19", include_top=False, preprocess="torchvision")  # the file's own convention
+        net.description += " (torchvision preprocessing: the convention of these weights)"
     else:
         from facekit.nn import face_network
 
@@ -246,7 +249,8 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
                     generator: Optional[EyeToFace] = None, net: Optional[FeatureNet] = None,
                     device: Any = None, checkpoint_dir: Optional[Union[str, Path]] = None,
                     checkpoint_every: int = 100, eval_fn: Optional[Callable[..., Mapping[str, float]]] = None,
-                    eval_every: Optional[int] = None, progress: bool = True) -> Tuple[EyeToFace, Any, Any]:
+                    eval_every: Optional[int] = None, progress: bool = True, std_weight: float = 0.0,
+                    std_over: str = "image") -> Tuple[EyeToFace, Any, Any]:
     """Train the eye-to-face autoencoder with one of the section IV losses (Adam, the paper's 1e-3 and batch 64).
 
     The balanced loss is calibrated first: the per-layer L1 of the freshly initialised generator on 64 training
@@ -264,9 +268,14 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
         checkpoint_dir, checkpoint_every: resumable checkpoints (see :class:`facekit.train.Trainer`).
         eval_fn, eval_every: an evaluation hook ``eval_fn(trainer)`` (see the Trainer).
         progress: show a progress bar.
+        std_weight: weight of the "standard deviation loss" that section IV trains with beside the feature loss
+            (:func:`facekit.losses.std_loss`; the paper gives neither its formula nor its weight, so the default 0
+            leaves it out, as the shipped checkpoint was trained).
+        std_over: ``"image"`` (against blur) or ``"batch"`` (against mode collapse); see :func:`~facekit.losses.std_loss`.
 
     Returns:
-        ``(generator, history, trainer)``; ``history.terms["loss"]`` holds the loss of every step.
+        ``(generator, history, trainer)``; ``history.terms["loss"]`` holds the loss of every step (and
+        ``history.terms["std"]`` the standard deviation loss, unweighted, when ``std_weight > 0``).
 
     Raises:
         facekit.train.TrainingDiverged: the loss became NaN or inf.
@@ -274,6 +283,8 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
     from facekit.config import get_device
     from facekit.train import Trainer
 
+    if std_weight < 0 or not math.isfinite(std_weight):
+        raise ValueError(f"std_weight must be a finite number >= 0; got {std_weight}")
     device = torch.device(device) if device is not None else get_device()
     if generator is None:
         torch.manual_seed(seed)
@@ -291,7 +302,10 @@ def train_generator(pairs: EyeFacePairs, loss: Union[str, nn.Module] = "balanced
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
         eye, face = (_to_float(t) for t in batch)
         pred = trainer.models["generator"](eye)  # M(I_eye) = I_face
-        return trainer.update("generator", {"loss": loss_fn(pred, face)})
+        terms = {"loss": loss_fn(pred, face)}
+        if std_weight > 0:  # "feature loss and standard deviation loss" (section IV)
+            terms["std"] = std_loss(pred, face, over=std_over)
+        return trainer.update("generator", terms, weights={"std": std_weight} if std_weight > 0 else None)
 
     trainer = Trainer({"generator": generator}, {"generator": opt}, step, data=pairs_data(pairs),
                       batch_size=batch_size, seed=seed, device=device, checkpoint_dir=checkpoint_dir,

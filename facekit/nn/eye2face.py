@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from facekit.nn.features import check_image
+
 __all__ = ["EyeToFace", "EyeFaceCritic", "conv_group", "conv_block", "count_parameters"]
 
 
@@ -191,6 +193,7 @@ class EyeToFace(nn.Module):
         return torch.sigmoid(self.to_rgb(self.decoder(z)))  # section IV: sigmoid bounds the pixels in [0, 1]
 
     def forward(self, eye: Tensor) -> Tensor:
+        check_image(eye, name="eye")  # a 0-255 or uint8 eye would saturate every output pixel
         return self.decode(self.encode(eye))
 
     def extra_repr(self) -> str:

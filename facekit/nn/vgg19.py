@@ -16,14 +16,21 @@ pool1      4      pool2      9      conv3_3    14     conv4_3    23     conv5_3 
 (``reluB_K`` is the index after ``convB_K``.) The head is named like VGG-Face's: ``avgpool, flatten, fc6, relu6,
 dropout6, fc7, relu7, dropout7, fc8`` = ``classifier.0 .. classifier.6``.
 
-Two input conventions (``preprocess=``):
+Each weight file has its own input convention, and a network must be fed the one its weights were trained with
+(``preprocess=``):
 
 * ``"torchvision"`` (default): ``(x - mean) / std`` with ImageNet's mean ``(0.485, 0.456, 0.406)`` and std
-  ``(0.229, 0.224, 0.225)``: what torchvision's weights were trained with;
+  ``(0.229, 0.224, 0.225)`` on RGB: what torchvision's file ``vgg19-dcbb9e9d.pth`` was trained with, so what
+  facekit uses with it;
 * ``"caffe"``: RGB -> BGR, 0-255, minus ``(103.939, 116.779, 123.68)`` (BGR): Keras' ``preprocess_input`` for its
-  Caffe-converted VGG19, which the eye-to-face paper used (its section "Feature Loss" writes the formula). With
-  torchvision's weights this input is about 58 times larger than the one they were trained on (1 / (255 std)),
-  so activations are larger too; use it to reproduce the paper's pipeline, not for best features.
+  Caffe-converted VGG19 (the network the eye-to-face authors used), for a Caffe-converted weight file;
+* ``"paper"``: the formula the eye-to-face paper prints (section IV, "One final thing to note"):
+  ``255 x (r - 103.939, g - 116.779, b - 123.68)`` read as 0-255 RGB minus the BGR means *in RGB order*: the
+  channel order is mixed up (Keras reverses the channels before subtracting these means). Only to show what the
+  printed formula does; no weight file was trained on it.
+
+Fed to torchvision's weights, the Caffe (or paper) input is about 58 times larger than the one they were trained
+on (1 / (255 std)) and in the wrong channel order: that is not the paper's setup, it is a mistake.
 """
 
 from __future__ import annotations
@@ -50,8 +57,9 @@ class VGG19(FeatureNet):
     Args:
         include_top: build ``avgpool`` and ``classifier`` (ImageNet's 1000 classes). Perceptual losses need only
             ``features`` (20 M parameters instead of 144 M).
-        preprocess: ``"torchvision"`` (ImageNet mean/std on RGB in [0, 1]) or ``"caffe"`` (BGR, 0-255, mean
-            subtracted; the eye-to-face paper's convention). See the module docstring.
+        preprocess: ``"torchvision"`` (ImageNet mean/std on RGB in [0, 1]; torchvision's weights), ``"caffe"``
+            (BGR, 0-255, mean subtracted; Caffe-converted weights) or ``"paper"`` (the eye-to-face paper's printed
+            formula, channel order mixed up). See the module docstring.
         num_classes: outputs of the last linear layer (1000 for ImageNet).
 
     Input: RGB in ``[0, 1]``, ``(B, 3, H, W)`` with ``H, W >= 32``; the head's adaptive pooling accepts any size.
@@ -71,8 +79,8 @@ class VGG19(FeatureNet):
 
     def __init__(self, include_top: bool = True, preprocess: str = "torchvision", num_classes: int = 1000) -> None:
         super().__init__()
-        if preprocess not in ("torchvision", "caffe"):
-            raise ValueError(f"preprocess must be 'torchvision' or 'caffe'; got {preprocess!r}")
+        if preprocess not in ("torchvision", "caffe", "paper"):
+            raise ValueError(f"preprocess must be 'torchvision', 'caffe' or 'paper'; got {preprocess!r}")
         self.include_top = include_top
         self.preprocessing = preprocess
         self.num_classes = num_classes
@@ -116,4 +124,6 @@ class VGG19(FeatureNet):
         if self.preprocessing == "caffe":
             x = x.flip(1)  # RGB -> BGR
             return x * self.scale.to(x.dtype) - self.mean.to(x.dtype)  # 0-255 minus the BGR mean
+        if self.preprocessing == "paper":  # eye-to-face sec. IV as printed: the BGR means subtracted from R, G, B
+            return x * self.scale.to(x.dtype) - self.mean.to(x.dtype)
         return (x - self.mean.to(x.dtype)) * self.scale.to(x.dtype)  # ImageNet (x - mean) / std

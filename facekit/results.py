@@ -1,4 +1,4 @@
-"""Print the shared results table: ``python -m facekit.bench [--results PATH] [--json OUT]``.
+"""Print the shared results table: ``python -m facekit.results [--results PATH] [--json OUT]``.
 
 Every method chapter records one row per method x attribute with :func:`facekit.eval.record` (in
 ``<FACEKIT_HOME>/results/results.json`` unless told otherwise). This command prints them all as one Markdown
@@ -6,10 +6,10 @@ table, so the methods can be compared side by side, and optionally writes them a
 
 Usage::
 
-    python -m facekit.bench                          # Markdown to stdout
-    python -m facekit.bench --json results.json      # also write the rows as a JSON list
-    python -m facekit.bench --attribute Eyeglasses   # only some rows
-    python -m facekit.bench --results other.json     # read another results file
+    python -m facekit.results                          # Markdown to stdout
+    python -m facekit.results --json results.json      # also write the rows as a JSON list
+    python -m facekit.results --attribute Eyeglasses   # only some rows
+    python -m facekit.results --results other.json     # read another results file
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ __all__ = ["main"]
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status (0, or 1 when the results file cannot be read)."""
     parser = argparse.ArgumentParser(
-        prog="python -m facekit.bench",
+        prog="python -m facekit.results",
         description="Print the results table that the chapters recorded (one row per method x attribute).",
     )
     parser.add_argument("--results", default=None, help=f"results file to read (default: {default_results_path()})")

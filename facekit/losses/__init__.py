@@ -1,0 +1,93 @@
+"""Losses of facekit, one module per family; ``from facekit.losses import X`` works for every name below.
+
+=======================  ====================================================================================
+module                   holds
+=======================  ====================================================================================
+``content``              perceptual / content losses on a face network's features: CNIA eq. (1)
+                         (:func:`content_loss`, also DIAT eq. (1)) and its hand gradient eq. (2)
+                         (:func:`content_loss_grad`), the sum over layers of CNIA eq. (5)-(6) and DIAT eq. (2)
+                         (:func:`perceptual_loss`), the masked attribute loss of CNIA eq. (8)-(9)
+                         (:func:`masked_perceptual_loss`, :func:`apply_mask`, :func:`mask_gradient`)
+``regularizers``         the total-variation regulariser of CNIA eq. (7) (:func:`total_variation`)
+``adversarial``          WGAN-GP, the eye-to-face baseline (:func:`wgan_critic_loss`, :func:`wgan_generator_loss`,
+                         :func:`gradient_penalty`)
+``feature_balance``      the eye-to-face feature losses: per-layer L1 normalised by the layer's size or
+                         balanced by its initial value, with triangular layer weights
+                         (:class:`BalancedFeatureLoss`, :func:`triangular_layer_weights`); the "standard
+                         deviation loss" named in the same section (:func:`std_loss`)
+``_common``              the feature-dict types, the ``reduction`` argument, shape checks
+=======================  ====================================================================================
+
+Where the losses of the chapters still to come go: DIAT's adaptive perceptual identity loss (eq. (12)-(13)) and
+its enhancement loss (eq. (10)) in ``content``; its perceptual regulariser with the denoiser (eq. (4)-(6)) in
+``regularizers``; its GAN attribute loss (eq. (3)) and the discriminator's pre-training (eq. (9)) in
+``adversarial``. *Learning to see another you* trains both of its stages with a squared error in pixels (its eq.
+(1)-(2)), as DIAT pre-trains and enhances (eq. (8), (11)): those pixel losses make a family of their own.
+
+Each loss is a function plus an ``nn.Module`` (kornia's style). Feature maps are ``(B, C, H, W)``;
+``reduction`` is ``"mean"`` (over the batch; the default), ``"sum"`` or ``"none"`` (one value per image).
+The per-image value is always the paper's. Every equation is cited where it is computed (``# CNIA eq. (1)``), so
+``grep -rn "CNIA eq. (8)" facekit/losses`` finds it.
+"""
+
+import inspect
+
+import torch  # noqa: F401  (the docstring examples, run by doctest.testmod(facekit.losses), use it)
+
+from facekit.losses.adversarial import gradient_penalty, wgan_critic_loss, wgan_generator_loss
+from facekit.losses.content import (
+    ContentLoss,
+    MaskedPerceptualLoss,
+    PerceptualLoss,
+    apply_mask,
+    content_loss,
+    content_loss_grad,
+    mask_gradient,
+    masked_perceptual_loss,
+    perceptual_loss,
+)
+from facekit.losses.feature_balance import (
+    INPUT_LAYER,
+    BalancedFeatureLoss,
+    StdLoss,
+    balanced_feature_loss,
+    extract_feature_loss_layers,
+    feature_loss_layers,
+    layer_l1,
+    normalized_feature_loss,
+    std_loss,
+    triangular_layer_weights,
+)
+from facekit.losses.regularizers import TotalVariation, total_variation
+
+__all__ = [
+    "content_loss",
+    "content_loss_grad",
+    "ContentLoss",
+    "perceptual_loss",
+    "PerceptualLoss",
+    "total_variation",
+    "TotalVariation",
+    "apply_mask",
+    "mask_gradient",
+    "masked_perceptual_loss",
+    "MaskedPerceptualLoss",
+    "INPUT_LAYER",
+    "feature_loss_layers",
+    "extract_feature_loss_layers",
+    "triangular_layer_weights",
+    "layer_l1",
+    "normalized_feature_loss",
+    "balanced_feature_loss",
+    "BalancedFeatureLoss",
+    "std_loss",
+    "StdLoss",
+    "gradient_penalty",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
+]
+
+# doctest.testmod(facekit.losses) only looks at what is defined in this file; __test__ points it at the functions
+# and classes of the family modules, so their examples run as one suite (tests/test_losses.py).
+__test__ = {name: obj for name, obj in globals().items()
+            if name in __all__ and (inspect.isfunction(obj) or inspect.isclass(obj))}

@@ -1,0 +1,89 @@
+"""Bad inputs get a clear error and lose nothing (issue 18): 0-255 floats, uint8 tensors, NaN, empty images,
+collapsed landmarks and wrong shapes, each where it used to pass silently or end in a raw torch / numpy / cv2 error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facekit.checks import as_float_image, check_pixel_range
+from facekit.color import color_transfer
+from facekit.data import haar
+from facekit.losses import total_variation
+from facekit.masks import attribute_mask, blend
+from facekit.nn.eye2face import EyeToFace
+from facekit.viz import to_numpy_image
+
+
+def test_check_pixel_range_names_the_mistake() -> None:
+    check_pixel_range(torch.rand(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="a 0-255 image\\? Divide it by 255"):
+        check_pixel_range(torch.rand(1, 3, 4, 4) * 255)
+    with pytest.raises(TypeError, match="x.float\\(\\) / 255"):
+        check_pixel_range(torch.zeros(1, 3, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_pixel_range(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match="empty"):
+        check_pixel_range(np.zeros((0, 3)))
+    assert as_float_image(np.full((1, 1, 3), 51, np.uint8)).max() == pytest.approx(0.2)
+
+
+def test_color_transfer_refuses_0_255_floats_and_uint8_tensors() -> None:
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="0-255"):
+        color_transfer(x * 255, x)  # used to give a white image
+    with pytest.raises(TypeError, match="uint8"):
+        color_transfer((x * 255).to(torch.uint8), x)
+    with pytest.raises(ValueError, match="0-255"):
+        color_transfer(x[0].permute(1, 2, 0).numpy() * 255.0, x[0].permute(1, 2, 0).numpy())
+    u8 = (x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    assert color_transfer(u8, u8).dtype == np.uint8  # uint8 arrays stay accepted
+
+
+def test_haar_refuses_0_255_floats_nan_and_empty_images() -> None:
+    img = np.random.default_rng(0).random((40, 40, 3))
+    assert haar.to_gray(img).dtype == np.uint8
+    with pytest.raises(ValueError, match="0-255"):
+        haar.detect_faces(img * 255.0)  # used to turn white and drop every face
+    nan = img.copy()
+    nan[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        haar.to_gray(nan)  # used to become a black pixel
+    with pytest.raises(ValueError, match="empty"):
+        haar.detect_faces(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(ValueError, match="0-255"):
+        haar.to_gray(torch.rand(3, 8, 8) * 255)
+
+
+def test_to_numpy_image_reads_uint8_tensors_and_refuses_0_255_floats() -> None:
+    t = torch.full((3, 4, 4), 128, dtype=torch.uint8)
+    assert to_numpy_image(t).max() == pytest.approx(128 / 255)  # used to be a white square
+    with pytest.raises(ValueError, match="0-255"):
+        to_numpy_image(torch.full((3, 4, 4), 128.0))
+    assert to_numpy_image(torch.full((3, 4, 4), 1.02)).max() == 1.0  # a small overshoot is clipped
+
+
+def test_eye_to_face_generator_refuses_0_255_eyes() -> None:
+    net = EyeToFace().eval()
+    eye = torch.rand(1, 3, net.eye_size, net.eye_size)
+    with pytest.raises(ValueError, match="eye"):
+        net(eye * 255)  # used to saturate every output pixel
+    with pytest.raises(TypeError, match="uint8"):
+        net((eye * 255).to(torch.uint8))
+
+
+def test_total_variation_on_uint8_and_blend_on_3d_tensors() -> None:
+    with pytest.raises(TypeError, match="floating-point"):
+        total_variation(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="two \\(B, C, H, W\\) tensors"):
+        blend(torch.rand(3, 8, 8), torch.rand(3, 8, 8), torch.ones(8, 8))
+    with pytest.raises(ValueError, match="two \\(B, C, H, W\\) tensors"):
+        blend(torch.rand(1, 3, 8, 8), np.zeros((1, 3, 8, 8)), torch.ones(8, 8))
+
+
+def test_collapsed_landmarks_and_an_image_as_landmarks() -> None:
+    with pytest.raises(ValueError, match="collapsed"):
+        attribute_mask(np.full((68, 2), 30.0), "Eyeglasses", 64)  # used to give a one-pixel mask
+    with pytest.raises(ValueError, match="68, 2"):
+        attribute_mask(np.zeros((64, 64, 3)), "Eyeglasses", 64)
