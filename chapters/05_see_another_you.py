@@ -71,6 +71,7 @@ from IPython.display import display
 from facekit import by_profile, get_data, get_device, get_profile, seed_everything
 from facekit.data.synthfaces import MULTIPIE_YAWS
 from facekit.eval import l1, psnr
+from facekit.losses import completion_loss, generation_loss
 from facekit.methods import see_another_you as say
 from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou, face_network
 from facekit.nn.eye2face import count_parameters
@@ -191,10 +192,12 @@ display(markdown_table(["network", "parameters"],
 
 # %%
 pred, target = torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)
-per_pixel, per_image = say.generation_loss(pred, target), say.generation_loss(pred, target, "image_sum")
-print(f"eq. (1) per-pixel mean {float(per_pixel):.4f}, per-image sum {float(per_image):.1f} "
+per_image, per_pixel = generation_loss(pred, target), generation_loss(pred, target, normalized=True)
+hand = ((pred - target) ** 2).flatten(1).sum(1).mean()  # eq. (1) by hand: the sum over each image, batch mean
+assert torch.allclose(per_image, hand)
+print(f"eq. (1) per-image sum {float(per_image):.1f}, per-pixel mean {float(per_pixel):.4f} "
       f"(ratio {float(per_image / per_pixel):.0f} = 32 x 32); "
-      f"completion MAE {float(say.completion_loss(pred, target)):.4f}")
+      f"completion MAE {float(completion_loss(pred, target, normalized=True)):.4f}")
 
 # %% [markdown]
 # ## Section 4: the three tasks' data

@@ -10,6 +10,7 @@ import torch
 from facekit import hub
 from facekit.data._common import DatasetNotFoundError
 from facekit.eval import recall_at_k
+from facekit.losses import CompletionLoss, GenerationLoss, completion_loss, generation_loss
 from facekit.methods import see_another_you as say
 from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou
 from facekit.nn.see_another_you import MIDDLE_LAYER, unpool2x2
@@ -82,17 +83,23 @@ def test_network_input_checks():
 
 # -- losses (eq. 1, 2; section 4.3) -----------------------------------------------------------------------------
 def test_losses_against_a_hand_computation():
-    pred = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
-    target = torch.tensor([[[[0.0, 2.0], [5.0, 4.0]]]])
-    # squared errors 1, 0, 4, 0; absolute errors 1, 0, 2, 0
-    assert float(say.generation_loss(pred, target)) == pytest.approx(5 / 4)
-    assert float(say.generation_loss(pred, target, "image_sum")) == pytest.approx(5.0)
-    assert float(say.completion_loss(pred, target)) == pytest.approx(3 / 4)
-    assert float(say.completion_loss(pred, target, "image_sum")) == pytest.approx(3.0)
+    pred = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]], [[[0.0, 0.0], [0.0, 0.0]]]])
+    target = torch.tensor([[[[0.0, 2.0], [5.0, 4.0]]], [[[1.0, 1.0], [1.0, 1.0]]]])
+    # image 0: squared errors 1, 0, 4, 0 (sum 5), absolute 1, 0, 2, 0 (sum 3); image 1: 4 x 1 (sum 4 and 4)
+    assert float(generation_loss(pred, target)) == pytest.approx((5 + 4) / 2)  # eq. (1): the sum per image
+    assert float(generation_loss(pred, target, normalized=True)) == pytest.approx((5 / 4 + 1) / 2)
+    assert generation_loss(pred, target, reduction="none").tolist() == [5.0, 4.0]
+    assert float(generation_loss(pred, target, reduction="sum")) == pytest.approx(9.0)
+    assert float(completion_loss(pred, target)) == pytest.approx((3 + 4) / 2)  # section 4.3
+    assert float(CompletionLoss(normalized=True)(pred, target)) == pytest.approx((3 / 4 + 1) / 2)
+    assert float(GenerationLoss()(pred, target)) == pytest.approx(4.5)
     with pytest.raises(ValueError, match="reduction"):
-        say.generation_loss(pred, target, "sum")
+        generation_loss(pred, target, reduction="image_sum")
     with pytest.raises(ValueError, match="same shape"):
-        say.generation_loss(pred, target[..., :1])
+        generation_loss(pred, target[..., :1])
+    # the training loss is the per-pixel mean, the equation's sum / (C H W)
+    assert float(say._LOSS_OF_TASK["pose"](pred, target, normalized=True)) == pytest.approx(
+        float(torch.nn.functional.mse_loss(pred, target)))
 
 
 def test_mse_255_is_the_per_pixel_error_in_grey_levels():

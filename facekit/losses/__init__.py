@@ -15,14 +15,17 @@ module                   holds
                          balanced by its initial value, with triangular layer weights
                          (:class:`BalancedFeatureLoss`, :func:`triangular_layer_weights`); the "standard
                          deviation loss" named in the same section (:func:`std_loss`)
+``see_another_you``      the pixel losses of *Learning to See another You*: the squared error of eq. (1)-(2)
+                         (:func:`generation_loss`) and the absolute error of its completion task, section 4.3
+                         (:func:`completion_loss`)
 ``_common``              the feature-dict types, the ``reduction`` argument, shape checks
 =======================  ====================================================================================
 
 Where the losses of the chapters still to come go: DIAT's adaptive perceptual identity loss (eq. (12)-(13)) and
 its enhancement loss (eq. (10)) in ``content``; its perceptual regulariser with the denoiser (eq. (4)-(6)) in
 ``regularizers``; its GAN attribute loss (eq. (3)) and the discriminator's pre-training (eq. (9)) in
-``adversarial``. *Learning to see another you* trains both of its stages with a squared error in pixels (its eq.
-(1)-(2)), as DIAT pre-trains and enhances (eq. (8), (11)): those pixel losses make a family of their own.
+``adversarial``. DIAT's pixel losses (pre-training and enhancement, eq. (8), (11)) join the pixel losses of
+*Learning to See another You* (``see_another_you``).
 
 Each loss is a function plus an ``nn.Module`` (kornia's style). Feature maps are ``(B, C, H, W)``;
 ``reduction`` is ``"mean"`` (over the batch; the default), ``"sum"`` or ``"none"`` (one value per image).
@@ -59,6 +62,7 @@ from facekit.losses.feature_balance import (
     triangular_layer_weights,
 )
 from facekit.losses.regularizers import TotalVariation, total_variation
+from facekit.losses.see_another_you import CompletionLoss, GenerationLoss, completion_loss, generation_loss
 
 __all__ = [
     "content_loss",
@@ -85,6 +89,10 @@ __all__ = [
     "gradient_penalty",
     "wgan_critic_loss",
     "wgan_generator_loss",
+    "generation_loss",
+    "GenerationLoss",
+    "completion_loss",
+    "CompletionLoss",
 ]
 
 # doctest.testmod(facekit.losses) only looks at what is defined in this file; __test__ points it at the functions

@@ -19,8 +19,9 @@ The method, section by section:
   the answer (the target's brightness and contrast) into the figures and the errors. ``target_stats="own"``
   trains on targets standardised by their own statistics, as the authors' release does; its outputs are still
   de-normalised with the source's.
-* section 3.4 losses: eq. (1) and (2), the squared error of each stage (:func:`generation_loss`), and the mean
-  absolute error of the completion task (:func:`completion_loss`, section 4.3).
+* section 3.4 losses: eq. (1) and (2), the squared error of each stage
+  (:func:`facekit.losses.generation_loss`), and the mean absolute error of the completion task
+  (:func:`facekit.losses.completion_loss`, section 4.3).
 * section 3.4 training (:func:`train_stage1`, :func:`train_stage2`, :func:`train`): the two networks
   successively through :class:`facekit.train.Trainer` (checkpoints, exact resume, NaN stop); stage 2 learns on the
   outputs of the frozen stage 1, recomputed for every batch. SGD, momentum 0.95, batch 32, He initialisation.
@@ -68,6 +69,7 @@ from torch.utils.data import Dataset
 
 from facekit.data.pairs import PairDataset, accessory_pairs, occluded_eyes_pairs, pose_pairs
 from facekit.data.synthfaces import MULTIPIE_YAWS, N_LIGHTS
+from facekit.losses import completion_loss, generation_loss
 from facekit.nn.see_another_you import MIDDLE_LAYER, SeeAnotherYou
 
 __all__ = [
@@ -76,8 +78,6 @@ __all__ = [
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "PAPER_TABLE3",
-    "generation_loss",
-    "completion_loss",
     "standardize",
     "destandardize",
     "pose_code",
@@ -156,56 +156,7 @@ def _check_task(task: str) -> None:
         raise ValueError(f"unknown task {task!r}; the paper's tasks are {', '.join(TASKS)}")
 
 
-# ================================================================================================================
-# Losses (see-another-you eq. (1), (2) and section 4.3). To move to facekit/losses/see_another_you.py once the
-# losses package is on main.
-# ================================================================================================================
-_REDUCTIONS = ("pixel_mean", "image_sum")
-
-
-def _error(pred: Tensor, target: Tensor, power: int, reduction: str) -> Tensor:
-    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
-        raise TypeError("pred and target must be tensors")
-    if pred.shape != target.shape or pred.ndim != 4:
-        raise ValueError(f"pred and target must be (B, C, H, W) of the same shape; got {tuple(pred.shape)} and "
-                         f"{tuple(target.shape)}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}; got {reduction!r}")
-    diff = (pred - target).abs() if power == 1 else (pred - target).pow(2)
-    if reduction == "image_sum":
-        return diff.flatten(1).sum(1).mean()  # ||.||^2 of each image, averaged over the batch
-    return diff.mean()
-
-
-def generation_loss(pred: Tensor, target: Tensor, reduction: str = "pixel_mean") -> Tensor:
-    """Squared error of a stage's output: see-another-you eq. (1) :math:`\\|F_1(X, C_Y) - Y\\|_2^2` and eq. (2)
-    :math:`\\|F_2(X, \\hat Y_1) - Y\\|_2^2`.
-
-    Args:
-        pred, target: ``(B, C, H, W)``.
-        reduction: ``"pixel_mean"`` (the MSE, what we log) or ``"image_sum"`` (the equation's sum over an image's
-            pixels, averaged over the batch; ``C H W`` times larger).
-
-    Example:
-        >>> float(generation_loss(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2), "image_sum"))
-        4.0
-    """
-    return _error(pred, target, 2, reduction)  # see-another-you eq. (1), (2)
-
-
-def completion_loss(pred: Tensor, target: Tensor, reduction: str = "pixel_mean") -> Tensor:
-    """Mean absolute error, the loss of the completion task (see-another-you section 4.3: "to make it more robust
-    to the influence of uncertainty behind the black bar, we use Mean Absolute Error").
-
-    Args: as :func:`generation_loss`.
-
-    Example:
-        >>> float(completion_loss(torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), -2.0)))
-        2.0
-    """
-    return _error(pred, target, 1, reduction)  # see-another-you section 4.3
-
-
+# The losses: eq. (1)-(2) and section 4.3 live in facekit.losses.see_another_you; we train on their per-pixel mean.
 _LOSS_OF_TASK: Dict[str, Callable[..., Tensor]] = {"pose": generation_loss, "accessory": generation_loss,
                                                   "completion": completion_loss}
 
@@ -541,7 +492,7 @@ def _fit_stage(stage: int, model: SeeAnotherYou, data: TaskData, *, steps: int, 
                 with torch.no_grad():
                     y1 = G(x, code)  # recomputed per batch by the frozen stage 1
                 pred = trainer.models[name](x, y1.float())  # F_2(X, Y1_hat)
-        return trainer.update(name, {"loss": loss_fn(pred.float(), y)})  # eq. (1) / eq. (2)
+        return trainer.update(name, {"loss": loss_fn(pred.float(), y, normalized=True)})  # eq. (1) / eq. (2)
 
     opt = _sgd(net.parameters(), lr, momentum, data.images.shape[1:], max_grad_norm)
     trainer = Trainer({name: net}, {name: opt}, step, data=data, batch_size=batch_size, seed=seed, device=device,
