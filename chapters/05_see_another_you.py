@@ -57,8 +57,7 @@ facekit.about();
 # pose networks live with the paper's settings for a few epochs; the `cpu` profile (the offline book) trains them
 # live **for a small budget of steps**, to show the code and the first part of the curves, and then loads the
 # networks trained longer by `scripts/train_see_another_you.py` (shipped in `facekit/weights/`) for every result
-# below. With
-# `FACEKIT_DATA=multipie` (or `caspeal`) and your licensed copy, the same code runs on the real datasets.
+# below. With `FACEKIT_DATA=multipie` (or `caspeal`) and your licensed copy, the same code runs on the real datasets.
 
 # %%
 import time
