@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 lights and 2,000 queries")
     ap.add_argument("--queries", type=int, default=say.PAPER["queries"])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--amp", action="store_true", help="bfloat16 inference (2.5x faster on this CPU)")
+    ap.add_argument("--amp", action="store_true", help="bfloat16 inference (faster on CPUs with bf16 units)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -521,7 +521,8 @@ def train_stage1(model: SeeAnotherYou, data: TaskData, *, steps: int, batch_size
         target_stats: ``"source"`` or ``"own"`` (see the module docstring).
         seed: the data order and, for a fresh run, every random generator.
         device: where to train (default :func:`facekit.config.get_device`).
-        amp: bfloat16 autocast and channels-last (about 2.3x faster on a CPU with AVX-512 bf16); losses in fp32.
+        amp: bfloat16 autocast and channels-last (faster on CPUs with bf16 units: the speed and the loss against fp32
+            are measured in scripts/train_see_another_you.py); losses in fp32.
         max_grad_norm: rescale each step's gradients to at most this global norm (``None``: the paper's plain SGD).
             At the paper's learning rate, a refinement network started on an early stage 1 can diverge within a few
             dozen steps (the trainer then stops with ``TrainingDiverged``); a norm of 10 keeps it stable.
@@ -591,7 +592,8 @@ def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int
         images: ``(B, C, S, S)``, uint8 or float in [0, 1].
         codes: ``(B,)`` target attribute indices, or ``(B, K)`` one-hot.
         batch_size: images per forward pass.
-        amp: bfloat16 autocast (about 2.5x faster on a CPU with AVX-512 bf16; outputs differ by about 1e-2).
+        amp: bfloat16 autocast (faster on CPUs with bf16 units; outputs differ from fp32 by a few grey levels,
+            see tests/test_see_another_you.py).
 
     Returns:
         ``{"stage1": (B, C, S, S), "stage2": (B, C, S, S)}`` in [0, 1] (clamped), on the CPU.
