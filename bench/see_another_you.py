@@ -19,9 +19,9 @@ Prints ONE JSON line, from the shipped pose-task networks (``facekit/weights/see
   recall@5 >= 0.6.
 
 Usage:
-    python bench/see_another_you.py            # fp32; about 15 minutes on 2 CPU cores shared with other jobs
+    python bench/see_another_you.py            # fp32 inference (slowest)
+    python bench/see_another_you.py --amp      # bfloat16 inference: about 9 minutes on 1 thread of a shared CPU
     python bench/see_another_you.py --quick    # 5 lights, 2,000 queries
-    python bench/see_another_you.py --amp      # bfloat16 inference
 """
 
 from __future__ import annotations
