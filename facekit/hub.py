@@ -16,8 +16,8 @@ Where :func:`find` looks, in order:
 
 Example:
     >>> from facekit import hub
-    >>> sorted(hub.REGISTRY)[:3]
-    ['eye2face', 'oracle', 'see_another_you_accessory']
+    >>> sorted(n for n in hub.REGISTRY if not n.startswith(("diat", "see_another_you")))
+    ['eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
 """
@@ -196,6 +196,23 @@ for _task, _digest in _SEE_ANOTHER_YOU_SHA256.items():
             size="4 MB",
         )
     )
+# DIAT / DIAT-A (chapter 06): made by scripts/train_diat.py (its record: facekit/weights/diat_train.json)
+for _name, _cls, _sha in (
+    ("diat_a_eyeglasses_remove", "TransformNet", "255470046b0ca239b83b113c213ab03a36735dee53ee0bc574ff98624b0ed9a3"),
+    ("diat_a_male_to_female", "TransformNet", "64a39a8ac27eca7dd9c8011d793f0c224e729b00c19ee390f607e5808e1cb8f5"),
+    ("diat_a_mouth_close", "TransformNet", "f8d4cb739f84197fbc7183823677f62416fc3d88ebb2acd61e78a6a75703b0cd"),
+    ("diat_a_mouth_open", "TransformNet", "75d5e8038e9e7aeed221fc5952479449087c6499418a8983fa260a828e713600"),
+    ("diat_a_older_to_younger", "TransformNet", "024e1cc3ab44d510f58d489f5ee7bfaf926a93c439cf803338790b89ab059bac"),
+    ("diat_enhance_eyeglasses_remove", "LocalEnhancer", "3c8b83a1fafd6fe3232dba4659b89335eb7822d075d65c8e1b88b7da8742cefd"),
+    ("diat_enhance_global", "TransformNet", "101d41a55ccc4aafb4b52c60b26de15665bc772374b381aee4d8568d6b133af5"),
+    ("diat_enhance_mouth_close", "LocalEnhancer", "37b74ad7397a2cc144d984ad26f281a2f42ca301d672471dca5b24510c1db7e4"),
+    ("diat_enhance_mouth_open", "LocalEnhancer", "4091d1364e5213b52b1ee40d5adfa34e4fa4db2eae0b01539d9ea9b994c14ec5"),
+    ("diat_male_to_female", "TransformNet", "f6625895350b0700bf4a3100628df1a5e58fb1a105f1d50b28700a8ae94ddfef"),
+    ("diat_mouth_open", "TransformNet", "6ea9e0891d8bdef5a5eae3496b74fc94405d7af7545eda335e7b798d776c93f5"),
+):
+    register(WeightsEntry(name=_name, filename=f"{_name}.pt", url=None, sha256=_sha, loader=f"facekit.nn.diat:{_cls}",
+                          licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+                          description=f"DIAT network {_name} (SynthFaces, 64 px, scripts/train_diat.py)", size="< 3 MB"))
 
 
 # -- errors -------------------------------------------------------------------------------------------------

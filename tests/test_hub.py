@@ -55,7 +55,7 @@ def test_registry_entries():
     for entry in hub.REGISTRY.values():
         assert entry.licence
         assert hub._loader_class(entry).__name__ in ("VGGFace", "VGG19", "SynthFaceNet", "OracleNet", "EyeToFace",
-                                                          "SeeAnotherYou")
+                                                          "SeeAnotherYou", "TransformNet", "LocalEnhancer")
     with pytest.raises(KeyError, match="vgg_face"):
         hub.find("vggface")
 

@@ -3,9 +3,19 @@ r"""Adversarial losses: a critic (discriminator) against a generator.
 * the Wasserstein GAN with gradient penalty (WGAN-GP, Gulrajani et al. 2017), the conditional baseline of *From an
   Eye to a Face* section IV: :func:`wgan_critic_loss`, :func:`wgan_generator_loss`, :func:`gradient_penalty`.
 
-Still to come here, with the DIAT chapter: DIAT's GAN attribute loss (eq. (3), the minimax game between the
-transform network and the attribute discriminator, also the first term of eq. (7) and (14)) and the discriminator's
-pre-training loss (eq. (9)).
+* DIAT's GAN attribute loss (eq. (3), the minimax game between the transform network and the attribute
+  discriminator, the first term of eq. (7) and (14)): :func:`diat_discriminator_loss` (what :math:`D` maximises,
+  negated) and :func:`diat_transform_loss` (what :math:`T` minimises, in the paper's minimax form, the usual
+  non-saturating form, or exactly as printed); and the discriminator's pre-training as a least-squares attribute
+  classifier (eq. (9)): :func:`attribute_classifier_loss`.
+
+**The typo in DIAT eq. (3).** The paper prints
+:math:`\min_T \max_D \mathbb{E}_a[\log D(a)] + \mathbb{E}_x[1 - \log D(T(x))]`. Read literally, :math:`D`
+maximises :math:`-\log D(T(x))`, which is unbounded (it goes to :math:`+\infty` as :math:`D(T(x)) \to 0`), so
+the game has no saddle point. The GAN of Goodfellow et al. [12], which the paper follows, has
+:math:`\log(1 - D(T(x)))`: a misplaced parenthesis. For :math:`T` alone the printed term is, up to the constant 1,
+exactly the *non-saturating* generator loss :math:`-\log D(T(x))` that Goodfellow et al. recommend in practice
+(``form="as_printed"`` computes it, and the tests check the equivalence).
 """
 
 from __future__ import annotations
@@ -13,7 +23,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+from facekit.losses._common import _check_reduction, _reduce
 
 
 # -- the conditional WGAN-GP baseline (Gulrajani et al. 2017) --------------------------------------------------
@@ -76,3 +89,109 @@ def wgan_generator_loss(fake_scores: Tensor) -> Tensor:
         tensor(-2.)
     """
     return -fake_scores.mean()
+
+
+# -- DIAT eq. (3) and (9) ---------------------------------------------------------------------------------------
+_TRANSFORM_FORMS = ("minimax", "non_saturating", "as_printed")
+
+
+def _logits(x: Tensor, name: str) -> Tensor:
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor of discriminator logits (B,); got {type(x).__name__}")
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be discriminator logits of shape (B,) or (B, 1); got {tuple(x.shape)}")
+    return x
+
+
+def diat_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, form: str = "minimax") -> Tensor:
+    r"""What the discriminator minimises in DIAT eq. (3): the negative of its objective.
+
+    .. math::
+
+        -\left( \mathbb{E}_{a \sim p_{att}}[\log D(a)] + \mathbb{E}_{x \sim p_{data}}[\log(1 - D(T(x)))] \right)
+
+    with :math:`D = \sigma(\text{logit})`, computed stably from logits (``log D = -softplus(-z)``,
+    ``log(1 - D) = -softplus(z)``). ``form="as_printed"`` uses the printed :math:`1 - \log D(T(x))` instead of
+    :math:`\log(1 - D(T(x)))`: unbounded below, so it is here only to show why it cannot be meant.
+
+    Args:
+        real_logits: ``(B,)`` logits of guided-set images :math:`a`.
+        fake_logits: ``(B',)`` logits of transformed images :math:`T(x)` (detach :math:`T(x)` for the D step).
+        form: ``"minimax"`` (also used with the non-saturating transform loss: D's objective is the same) or
+            ``"as_printed"``.
+
+    Example:
+        >>> z = torch.zeros(4)                          # D = 0.5 everywhere: 2 log 2
+        >>> round(float(diat_discriminator_loss(z, z)), 4)
+        1.3863
+    """
+    real, fake = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    log_d_real = -F.softplus(-real)  # log D(a)
+    if form in ("minimax", "non_saturating"):
+        term_fake = -F.softplus(fake)  # log(1 - D(T(x)))   DIAT eq. (3), as in Goodfellow et al.
+    elif form == "as_printed":
+        term_fake = 1.0 + F.softplus(-fake)  # 1 - log D(T(x))  DIAT eq. (3) as printed
+    else:
+        raise ValueError(f"form must be one of {', '.join(map(repr, _TRANSFORM_FORMS))}; got {form!r}")
+    return -(log_d_real.mean() + term_fake.mean())  # D maximises, so minimise the negative
+
+
+def diat_transform_loss(fake_logits: Tensor, form: str = "minimax") -> Tensor:
+    r"""The GAN attribute loss the transform network minimises (DIAT eq. (3), first terms of eq. (7) and (14)).
+
+    ================  ==============================================  ==========================================
+    ``form``          loss (mean over the batch)                      note
+    ================  ==============================================  ==========================================
+    ``"minimax"``     :math:`\log(1 - D(T(x)))`                       the paper's game, corrected; its gradient
+                                                                      vanishes while D rejects T(x) confidently
+    ``"non_saturating"`` :math:`-\log D(T(x))`                        Goodfellow et al.'s practical form
+    ``"as_printed"``  :math:`1 - \log D(T(x))`                         the printed text; = non-saturating + 1
+    ================  ==============================================  ==========================================
+
+    Args:
+        fake_logits: ``(B,)`` discriminator logits of :math:`T(x)` (with gradient to :math:`T`).
+        form: see the table.
+
+    Example:
+        >>> z = torch.tensor([0.0])
+        >>> [round(float(diat_transform_loss(z, f)), 4) for f in ("minimax", "non_saturating", "as_printed")]
+        [-0.6931, 0.6931, 1.6931]
+    """
+    fake = _logits(fake_logits, "fake_logits")
+    if form == "minimax":
+        return (-F.softplus(fake)).mean()  # E[log(1 - D(T(x)))]   DIAT eq. (3)
+    if form == "non_saturating":
+        return F.softplus(-fake).mean()  # E[-log D(T(x))]
+    if form == "as_printed":
+        return (1.0 + F.softplus(-fake)).mean()  # E[1 - log D(T(x))]   DIAT eq. (3) as printed
+    raise ValueError(f"form must be one of {', '.join(map(repr, _TRANSFORM_FORMS))}; got {form!r}")
+
+
+def attribute_classifier_loss(logits: Tensor, labels: Tensor, reduction: str = "mean") -> Tensor:
+    r"""DIAT eq. (9): the discriminator pre-trained as a least-squares attribute classifier.
+
+    .. math::
+
+        \ell_{dis} = \sum_i \| y_i - D(\mathbf{x}_i) \|^2, \qquad D = \sigma(\text{logit})
+
+    ``reduction="sum"`` is the paper's sum over the data set; ``"mean"`` (default) divides by the batch.
+
+    Args:
+        logits: ``(B,)`` discriminator logits.
+        labels: ``(B,)`` attribute labels: 1 (has the reference attribute), 0 or CelebA's -1 (has not).
+
+    Example:
+        >>> attribute_classifier_loss(torch.tensor([0.0, 0.0]), torch.tensor([1, -1]), reduction="sum")
+        tensor(0.5000)
+    """
+    _check_reduction(reduction)
+    z = _logits(logits, "logits")
+    y = torch.as_tensor(labels, dtype=z.dtype, device=z.device).reshape(-1)
+    if y.shape != z.shape:
+        raise ValueError(f"labels must have one value per logit ({z.shape[0]}); got shape {tuple(y.shape)}")
+    if not bool(((y == 1) | (y == 0) | (y == -1)).all()):
+        raise ValueError(f"labels must be 1 (attribute present), 0 or -1 (absent); got {y.unique().tolist()}")
+    y = (y > 0).to(z.dtype)  # CelebA's -1 means absent (facekit.data._common.attribute_value)
+    return _reduce((y - torch.sigmoid(z)).pow(2), reduction)  # DIAT eq. (9)

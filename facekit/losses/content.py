@@ -12,20 +12,38 @@ Zhang, arXiv 1608.06434), section 3:
 * :func:`masked_perceptual_loss`: CNIA eq. (8)-(9), the attribute loss restricted to a mask (:func:`apply_mask`,
   :func:`mask_gradient`).
 
-Still to come here, with the DIAT chapter: DIAT's adaptive perceptual identity loss (eq. (12)-(13), the same
-squared error on the attribute discriminator's feature maps) and its local enhancement loss (eq. (10), pixels
-outside the mask plus a content loss inside it).
+
+From *Deep Identity-aware Transfer of Facial Attributes* (DIAT; Li, Zuo, Zhang, arXiv 1610.05586 v1):
+
+* the perceptual identity loss, DIAT eq. (2), is :class:`PerceptualLoss` with ``layers=DIAT_IDENTITY_LAYERS``
+  (the 4th and 5th convolutional layers of the face network; also the reconstruction loss of eq. (4));
+* :func:`adaptive_identity_loss`: DIAT-A's eq. (12)-(13), the same squared error on the attribute
+  discriminator's 4th and 5th convolutional layers;
+* :func:`local_enhancement_loss`: DIAT eq. (10), pixels outside the attribute mask plus a content loss on the
+  face network's first three convolutional layers inside it (``DIAT_ENHANCE_LAYERS``).
 """
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from facekit.losses._common import Features, LayerWeights, _check_feature_pair, _check_reduction, _reduce
 from facekit.nn.features import FeatureExtractor, FeatureNet, check_image
+
+DIAT_IDENTITY_LAYERS: Dict[int, float] = {4: 1.0, 5: 1.0}
+"""DIAT eq. (2) and (4): the 4th and 5th convolutional layers with weights :math:`w_4 = w_5 = 1` (the paper gives no
+values). On VGG-Face (and SynthFaceNet, the same layer names) these are ``relu2_2`` and ``relu3_1``: the
+convolutions are counted in order, conv1_1, conv1_2, conv2_1, conv2_2 (4th), conv3_1 (5th), and each is read after
+its in-place ReLU (:mod:`facekit.nn.features`). The paper keeps to "the first 5 convolutional layers due to their
+better performance on image reconstruction" (Mahendran and Vedaldi [29]): deep enough to ignore pixel noise,
+shallow enough that an image is recoverable from them."""
+
+DIAT_ENHANCE_LAYERS: Dict[int, float] = {1: 0.1, 2: 0.5, 3: 1.0}
+"""DIAT eq. (10): :math:`\\beta_0 = 0.1, \\beta_1 = 0.5, \\beta_2 = 1` on the face network's first three
+convolutional layers (``relu1_1``, ``relu1_2``, ``relu2_1``; the paper's index ``i = 0..2`` is 0-based)."""
 
 
 # -- CNIA eq. (1) and (2) -----------------------------------------------------------------------------------
@@ -392,3 +410,110 @@ class MaskedPerceptualLoss(nn.Module):
         return masked_perceptual_loss(
             self.extractor, input, mask, target, self.layer_weights, weights, self.hard_gradient
         )
+
+
+# -- DIAT-A eq. (12)-(13): the adaptive perceptual identity loss ------------------------------------------------
+def adaptive_identity_loss(
+    discriminator: nn.Module,
+    transformed: Tensor,
+    source: Tensor,
+    layers: Union[Mapping[int, float], Sequence[int]] = (4, 5),
+    reduction: str = "mean",
+) -> Tensor:
+    r"""DIAT-A's adaptive perceptual identity loss, eq. (12)-(13), on the attribute discriminator's features.
+
+    .. math::
+
+        \ell_{id}^{dynamic}(\mathbf{x}) = \sum_{l=4}^{5} w_l \frac{1}{2 C_l H_l W_l}
+        \| D_l(T(\mathbf{x})) - D_l(\mathbf{x}) \|_F^2
+
+    The network "for identity loss will be changed along with the updating of discriminator" (section 4.1): the
+    features come from the current :math:`D`. Freeze :math:`D`'s parameters (``requires_grad_(False)``) during the
+    transform network's step so that only :math:`T` receives the gradient.
+
+    Args:
+        discriminator: an :class:`~facekit.nn.AttributeDiscriminator` (anything with ``features(x, layers)``
+            returning ``{l: (B, C, H, W)}``).
+        transformed: :math:`T(\mathbf{x})`, ``(B, 3, H, W)``.
+        source: :math:`\mathbf{x}`, ``(B, 3, H, W)``.
+        layers: 1-based conv indices, or ``{l: w_l}`` (default 4 and 5, weight 1 each).
+        reduction: ``"mean"`` over the batch, ``"sum"`` or ``"none"``.
+
+    Example:
+        >>> from facekit.nn import AttributeDiscriminator
+        >>> D = AttributeDiscriminator(image_size=64)
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> float(adaptive_identity_loss(D, x, x).detach())
+        0.0
+    """
+    _check_reduction(reduction)
+    if not hasattr(discriminator, "features"):
+        raise TypeError("discriminator must have features(x, layers) -> {layer: map} (an AttributeDiscriminator)")
+    if not isinstance(transformed, Tensor) or not isinstance(source, Tensor) or transformed.shape != source.shape:
+        raise ValueError(f"transformed and source must be image batches of the same shape; got "
+                         f"{tuple(getattr(transformed, 'shape', ()))} and {tuple(getattr(source, 'shape', ()))}")
+    weights = dict(layers) if isinstance(layers, Mapping) else {int(l): 1.0 for l in layers}
+    if not weights:
+        raise ValueError("layers is empty: DIAT-A uses the discriminator's 4th and 5th conv layers, (4, 5)")
+    both = discriminator.features(torch.cat([transformed, source]), list(weights))  # one pass for T(x) and x
+    b = transformed.shape[0]
+    total: Optional[Tensor] = None
+    for l, w in weights.items():
+        f_t, f_x = both[l][:b], both[l][b:]
+        term = w * content_loss(f_t, f_x, reduction)  # w_l * DIAT eq. (12)
+        total = term if total is None else total + term  # DIAT eq. (13)
+    assert total is not None
+    return total
+
+
+# -- DIAT eq. (10): the local enhancement loss -----------------------------------------------------------------
+def local_enhancement_loss(
+    enhanced: Tensor,
+    source: Tensor,
+    transformed: Tensor,
+    mask: Tensor,
+    extractor: FeatureExtractor,
+    betas: Optional[Mapping[str, float]] = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""DIAT eq. (10): train the local enhancement network :math:`E`.
+
+    .. math::
+
+        \ell_{E_{local}} = \| (1 - \mathbf{m}) \circ (E(T(\mathbf{x})) - \mathbf{x}) \|_F^2
+        + \sum_{i=0}^{2} \beta_i\, \ell_{content}^{\phi,i}(\mathbf{m} \circ T(\mathbf{x}),
+        \mathbf{m} \circ E(T(\mathbf{x})))
+
+    Outside the attribute mask the enhanced image must equal the (sharp) input in pixels; inside it, it must keep
+    the transformed image's content on the face network's first three conv layers. The transformed image is a
+    fixed target here (detached).
+
+    Args:
+        enhanced: :math:`E(T(\mathbf{x}))`, ``(B, 3, H, W)``.
+        source: :math:`\mathbf{x}`.
+        transformed: :math:`T(\mathbf{x})`.
+        mask: :math:`\mathbf{m}`, ``(B, 1, H, W)`` (1 in the attribute region), e.g. from
+            :func:`facekit.masks.attribute_masks`.
+        extractor: a :class:`~facekit.nn.FeatureExtractor` over (at least) the layers of ``betas``.
+        betas: ``{layer name: beta}``; default the extractor's first three layers with 0.1, 0.5, 1.
+        reduction: ``"mean"`` over the batch, ``"sum"`` or ``"none"``.
+    """
+    from facekit.losses.pixel import squared_error
+
+    _check_reduction(reduction)
+    for name, t in (("source", source), ("transformed", transformed)):
+        if not isinstance(t, Tensor) or t.shape != enhanced.shape:
+            raise ValueError(f"{name} must have the shape of enhanced {tuple(enhanced.shape)}; got "
+                             f"{tuple(getattr(t, 'shape', ()))}")
+    m = _expand_mask(mask, enhanced)  # (B or 1, 1 or 3, H, W)
+    if betas is None:
+        if len(extractor.layers) < 3:
+            raise ValueError("the extractor needs three layers for eq. (10)'s beta_0..beta_2, e.g. "
+                             "FeatureExtractor(net, [1, 2, 3])")
+        betas = dict(zip(extractor.layers[:3], DIAT_ENHANCE_LAYERS.values()))
+    outside = squared_error(enhanced, source, mask=1 - m, reduction="none")  # (1 - m) o ||E(T(x)) - x||^2
+    with torch.no_grad():
+        target = extractor(m * transformed.detach())  # phi_i(m o T(x))
+    feats = extractor(m * enhanced)  # phi_i(m o E(T(x)))
+    inside = perceptual_loss(feats, target, betas, reduction="none")  # sum_i beta_i l_content^{phi,i}
+    return _reduce(outside + inside, reduction)  # DIAT eq. (10)

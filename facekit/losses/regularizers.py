@@ -3,13 +3,15 @@ r"""Regularisers: terms that keep a generated image plausible rather than close 
 * :func:`total_variation`: the TV regulariser :math:`\ell_{TV}` of CNIA eq. (7), in the form of Mahendran and
   Vedaldi (CVPR 2015, CNIA's reference [24]).
 
-Still to come here, with the DIAT chapter: DIAT's perceptual regulariser (eq. (4)-(6): a reconstruction network
-and a denoiser learn what the transform network's artifacts look like; :math:`\ell_{smooth}` penalises what the
-denoiser would remove).
+* DIAT's perceptual regulariser (eq. (4)-(6)): a reconstruction network :math:`g` trained with the perceptual
+  identity loss (eq. (4), :class:`~facekit.losses.PerceptualLoss`) shows what the transform network's artifacts
+  look like; a two-layer denoiser :math:`f` learns to remove them (eq. (5), :func:`denoiser_loss`);
+  :math:`\ell_{smooth}` penalises what :math:`f` would remove from :math:`T(x)` (eq. (6), :func:`smooth_loss`).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from facekit.losses._common import _check_reduction, _reduce
@@ -95,3 +97,52 @@ class TotalVariation(nn.Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, normalized={self.normalized}, reduction={self.reduction!r}"
+
+
+# -- DIAT eq. (5)-(6): the perceptual regulariser --------------------------------------------------------------
+def denoiser_loss(denoiser: nn.Module, reconstructed: Tensor, clean: Tensor, reduction: str = "mean") -> Tensor:
+    r"""DIAT eq. (5): train the denoiser :math:`f` to undo the reconstruction network's artifacts.
+
+    .. math::
+
+        \| f(g(\mathbf{x})) - \mathbf{x} \|_F^2 + \| f(\mathbf{x}) - \mathbf{x} \|_F^2
+
+    The second term keeps :math:`f` from over-smoothing a clean image.
+
+    Args:
+        denoiser: :math:`f` (a :class:`~facekit.nn.Denoiser`).
+        reconstructed: :math:`g(\mathbf{x})` (detached: :math:`g` is trained before, by eq. (4)).
+        clean: :math:`\mathbf{x}`.
+        reduction: ``"mean"`` over the batch, ``"sum"`` or ``"none"``.
+
+    Example:
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> float(denoiser_loss(torch.nn.Identity(), x, x))
+        0.0
+    """
+    from facekit.losses.pixel import squared_error
+
+    _check_reduction(reduction)
+    if reconstructed.shape != clean.shape:
+        raise ValueError(f"reconstructed and clean must have the same shape; got {tuple(reconstructed.shape)} and "
+                         f"{tuple(clean.shape)}")
+    both = denoiser(torch.cat([reconstructed.detach(), clean]))  # f(g(x)), f(x) in one pass
+    b = clean.shape[0]
+    per_image = squared_error(both[:b], clean, reduction="none") + squared_error(both[b:], clean, reduction="none")
+    return _reduce(per_image, reduction)  # DIAT eq. (5)
+
+
+def smooth_loss(denoiser: nn.Module, transformed: Tensor, reduction: str = "mean") -> Tensor:
+    r"""DIAT eq. (6): :math:`\ell_{smooth}(T(\mathbf{x})) = \| f(T(\mathbf{x})) - T(\mathbf{x}) \|_F^2`.
+
+    The transformed image should already look like what the denoiser would make of it. Keep :math:`f` frozen; the
+    gradient reaches :math:`T` through both :math:`T(\mathbf{x})` terms.
+
+    Example:
+        >>> float(smooth_loss(torch.nn.Identity(), torch.rand(2, 3, 8, 8)))
+        0.0
+    """
+    from facekit.losses.pixel import squared_error
+
+    _check_reduction(reduction)
+    return squared_error(denoiser(transformed), transformed, reduction=reduction)  # DIAT eq. (6)

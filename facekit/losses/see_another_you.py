@@ -16,6 +16,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from facekit.losses._common import _check_reduction, _reduce
+from facekit.losses.pixel import squared_error
 
 
 def _per_image(input: Tensor, target: Tensor, power: int, normalized: bool) -> Tensor:
@@ -25,10 +26,11 @@ def _per_image(input: Tensor, target: Tensor, power: int, normalized: bool) -> T
     if input.ndim != 4 or input.shape != target.shape:
         raise ValueError(f"input and target must be images (B, C, H, W) of the same shape; got {tuple(input.shape)} "
                          f"and {tuple(target.shape)}")
-    diff = input - target
-    per_pixel = diff.pow(2) if power == 2 else diff.abs()
-    per_image = per_pixel.flatten(1).sum(1)  # (B,)
-    return per_image / per_pixel[0].numel() if normalized else per_image
+    if power == 2:  # the squared error per image: the one of facekit.losses.pixel (DIAT eq. (8), (11) use it too)
+        per_image = squared_error(input, target, reduction="none")  # (B,)
+    else:
+        per_image = (input - target).abs().flatten(1).sum(1)  # (B,)
+    return per_image / input[0].numel() if normalized else per_image
 
 
 def generation_loss(input: Tensor, target: Tensor, normalized: bool = False, reduction: str = "mean") -> Tensor:

@@ -42,6 +42,7 @@ from facekit.nn.features import (
 from facekit.nn.synthfacenet import SynthFaceNet
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.see_another_you import GenerationNet, RefinementNet, SeeAnotherYou
+from facekit.nn.diat import AttributeDiscriminator, Denoiser, LocalEnhancer, TransformNet  # DIAT (chapter 06)
 from facekit.nn.vgg19 import VGG19, VGG19_LAYER_INDEX
 from facekit.nn.vggface import VGGFace
 
@@ -63,6 +64,7 @@ __all__ = [
     "GenerationNet",
     "RefinementNet",
     "SeeAnotherYou",
+    "TransformNet", "AttributeDiscriminator", "Denoiser", "LocalEnhancer",
 ]
 
 

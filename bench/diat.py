@@ -1,0 +1,180 @@
+"""Benchmark of DIAT / DIAT-A (Li, Zuo, Zhang, arXiv 1610.05586 v1): shipped models' scores, inference speed, peak.
+
+Prints ONE JSON line:
+
+* ``tasks``: ``{task: {variant: {attribute_success, identity_kept, others_preserved, l1_outside_mask,
+  l1_counterfactual, l1_inside_mask, copy_l1_inside_mask, beats_copy, ...}}}`` for the shipped networks
+  (``facekit/weights/diat_*.pt``, made by ``scripts/train_diat.py``) on ``--test`` SynthFaces *test* identities
+  against their exact counterfactuals (``facekit.methods.diat.score_task``). Variants: ``copy`` (the input itself:
+  the baseline a removal must beat inside the mask), ``DIAT-A0`` (transform network only), ``DIAT-A`` (with the
+  enhancer), and for mouth_open and male_to_female ``DIAT3`` / ``DIAT`` (eq. (7) with the regulariser).
+* ``infer_ms_128_fp32``: the transform network (Table 1) at 128 px, batch 32, eval mode, no gradient, float32
+  NCHW, milliseconds per image (median of ``--repeats`` after warm-up, ``facekit.eval.seconds_per_image``);
+  ``infer_ms_128_best`` and ``best_precision``: the fastest of fp32 channels-last, bf16 autocast NCHW and bf16
+  channels-last; ``best_vs_fp32_psnr``: PSNR (dB) of the best setting's output against fp32's.
+* ``conv_peak_gflops``: this machine's dense 3x3 convolution (128 -> 128 channels, 32 x 32, batch 32) measured in the
+  same run, the best of fp32 NCHW / fp32 channels-last (``conv_gflops`` lists all four incl. bf16);
+  ``transform_gflop_per_image`` (counted from the layer shapes) and ``fraction_of_peak``: the transform network's
+  achieved fp32 rate (best fp32 layout) over that peak.
+* ``train_img_per_s``: DIAT-A training (one D step and one T step with the adaptive identity loss) at 64 px,
+  batch 16, images per second (median over steps).
+
+Targets (issue 17) are in ``targets``, with ``targets_met``. On a CPU shared with other jobs the times vary
+severalfold between runs; the scores are deterministic.
+
+Usage:
+    OMP_NUM_THREADS=1 python bench/diat.py            # a few minutes on 1 thread
+    OMP_NUM_THREADS=1 python bench/diat.py --quick    # fewer test faces and repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facekit.eval import psnr, seconds_per_image  # noqa: E402
+from facekit.methods import diat as M  # noqa: E402
+from facekit.nn.diat import AttributeDiscriminator, TransformNet, transform_images  # noqa: E402
+
+
+def conv_flops(net: nn.Module, size: int) -> float:
+    """FLOPs (2 x multiply-adds) of the convolutions of ``net`` for one ``size`` x ``size`` image."""
+    total = 0.0
+
+    def hook(m: nn.Module, inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        k = m.kernel_size[0] * m.kernel_size[1]
+        if isinstance(m, nn.ConvTranspose2d):
+            total += 2.0 * m.in_channels * m.out_channels * k * inp[0].shape[-2] * inp[0].shape[-1]
+        else:
+            total += 2.0 * m.in_channels * m.out_channels * k * out.shape[-2] * out.shape[-1]
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        net.eval()(torch.rand(1, 3, size, size))
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def conv_peak(repeats: int) -> Dict[str, float]:
+    conv = nn.Conv2d(128, 128, 3, padding=1).eval()
+    x = torch.rand(32, 128, 32, 32)
+    flops = 2.0 * 128 * 128 * 9 * 32 * 32 * 32
+    out = {}
+    for name, cl, bf in (("fp32_nchw", False, False), ("fp32_channels_last", True, False),
+                         ("bf16_nchw", False, True), ("bf16_channels_last", True, True)):
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        c, xi = conv.to(memory_format=fmt), x.contiguous(memory_format=fmt)
+
+        def run(inp: torch.Tensor, c: nn.Module = c, bf: bool = bf) -> None:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf):
+                c(inp)
+
+        s = seconds_per_image(run, xi, batch_size=1, warmup=1, repeats=repeats, device="cpu")
+        out[name] = round(flops / s / 1e9, 1)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--test", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--train-steps", type=int, default=6)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.test, args.repeats, args.train_steps = 16, 3, 3
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    res: Dict[str, Any] = {"threads": torch.get_num_threads(), "test_faces": args.test}
+
+    # -- scores of the shipped models -----------------------------------------------------------------------------
+    tasks: Dict[str, Any] = {}
+    enh_global = M.load_pretrained("diat_enhance_global")
+    for t, task in M.TASKS.items():
+        test = M.synth_test_data(t, args.test, size=64)
+        enh = M.load_pretrained(f"diat_enhance_{t}") if task.local else enh_global
+        T = M.load_pretrained(f"diat_a_{t}")
+        row = {"copy": M.score_task(test.sources, test),
+               "DIAT-A0": M.score_task(M.edit(test.sources, T, t), test),
+               "DIAT-A": M.score_task(M.edit(test.sources, T, t, enh), test)}
+        if f"diat_{t}" in M.SHIPPED:
+            T3 = M.load_pretrained(f"diat_{t}")
+            row["DIAT3"] = M.score_task(M.edit(test.sources, T3, t), test)
+            row["DIAT"] = M.score_task(M.edit(test.sources, T3, t, enh), test)
+        tasks[t] = {v: {k: (round(x, 4) if isinstance(x, float) else x) for k, x in r.items()} for v, r in row.items()}
+    res["tasks"] = tasks
+
+    # -- inference at 128 px, batch 32 ----------------------------------------------------------------------------
+    T = M.load_pretrained("diat_a_mouth_open")
+    x = torch.rand(32, 3, 128, 128)
+    settings = {"fp32": ("fp32", False), "fp32_channels_last": ("fp32", True), "bf16": ("bf16", False),
+                "bf16_channels_last": ("bf16", True)}
+    ms = {}
+    for name, (prec, cl) in settings.items():
+        s = seconds_per_image(lambda inp, prec=prec, cl=cl: transform_images(T, inp, precision=prec, channels_last=cl),
+                              x, warmup=1, repeats=args.repeats, device="cpu")
+        ms[name] = round(s * 1e3, 2)
+    best = min((k for k in ms if k != "fp32"), key=ms.get)
+    ref = transform_images(T, x)
+    got = transform_images(T, x, precision=settings[best][0], channels_last=settings[best][1])
+    res.update(infer_ms_128=ms, infer_ms_128_fp32=ms["fp32"], infer_ms_128_best=min(ms["fp32"], ms[best]),
+               best_precision=best if ms[best] < ms["fp32"] else "fp32",
+               best_vs_fp32_psnr=round(float(psnr(got, ref)), 2))
+
+    # -- conv peak and fraction of it -----------------------------------------------------------------------------
+    peaks = conv_peak(args.repeats)
+    peak = max(peaks["fp32_nchw"], peaks["fp32_channels_last"])
+    gflop = conv_flops(TransformNet(), 128) / 1e9
+    fp32_best_ms = min(ms["fp32"], ms["fp32_channels_last"])
+    res.update(conv_gflops=peaks, conv_peak_gflops=peak, transform_gflop_per_image=round(gflop, 3),
+               transform_gflops=round(gflop / (fp32_best_ms / 1e3), 1),
+               fraction_of_peak=round(gflop / (fp32_best_ms / 1e3) / peak, 3),
+               paper_ms_per_image_titanx=4.5)
+
+    # -- training speed --------------------------------------------------------------------------------------------
+    data = M.synth_task_data("eyeglasses_remove", n_inputs=64, n_guided=64, size=64)
+    T, D = TransformNet(), AttributeDiscriminator(image_size=64)
+    cfg = M.DIATConfig.variant("DIAT-A", batch_size=16)
+    times = []
+    t0 = [time.perf_counter()]
+
+    def eval_fn(trainer: Any) -> Dict[str, float]:
+        times.append(time.perf_counter() - t0[0])
+        t0[0] = time.perf_counter()
+        return {}
+
+    M.train_transform(data, cfg, steps=args.train_steps + 1, T=T, D=D, device="cpu", eval_fn=eval_fn, eval_every=1,
+                      progress=False)
+    res["train_img_per_s"] = round(cfg.batch_size / statistics.median(times[1:]), 2)
+
+    # -- targets -----------------------------------------------------------------------------------------------------
+    targets: Dict[str, bool] = {}
+    for t, task in M.TASKS.items():
+        r = tasks[t]["DIAT-A"]
+        if task.local:
+            targets[f"{t}_local"] = (r["attribute_success"] >= 0.8 and r["identity_kept"] >= 0.8 and r["beats_copy"]
+                                     and r["l1_outside_mask"] <= 0.02)
+        else:
+            targets[f"{t}_global"] = r["attribute_success"] >= 0.6 and r["identity_kept"] >= 0.5
+    targets["fraction_of_peak_0.5"] = res["fraction_of_peak"] >= 0.5
+    res["targets"] = targets
+    res["targets_met"] = sum(targets.values())
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

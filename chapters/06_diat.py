@@ -1,0 +1,596 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. DIAT and DIAT-A: a feed-forward network that edits an attribute
+#
+# **What you will learn:**
+#
+# - the answer of CNIA's authors to CNIA's 30 seconds per image: *Deep Identity-aware Transfer of Facial
+#   Attributes* (DIAT, arXiv 1610.05586 **v1**; v2 of that number is another method), a transform network trained
+#   once per attribute that then edits a face in one forward pass;
+# - its networks (Table 1, Table 2, the denoiser, the enhancement networks), built and shape-checked, and why Table 1
+#   prints `32 x 127 x 127`;
+# - its losses, each as the paper's equation and then its code: the perceptual identity loss (eq. 1-2), the GAN
+#   attribute loss (eq. 3, with a misplaced parenthesis), the perceptual regulariser (eq. 4-6), the objective
+#   (eq. 7), the pre-training (eq. 8-9), the enhancement losses (eq. 10-11) and DIAT-A's adaptive identity loss on
+#   the discriminator's own features (eq. 12-14);
+# - Algorithm 1 trained live, then the shipped networks; the paper's figures 4-13 on SynthFaces, scored against
+#   exact counterfactuals, and **what the CPU budget did not reach**.
+#
+# **Paper:** Li, Zuo, Zhang, *Deep Identity-aware Transfer of Facial Attributes*, sections 3 (DIAT), 4 (DIAT-A)
+# and 5 (experiments).
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:  # install facekit on Colab only
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q",
+         "facekit[landmarks] @ git+https://github.com/facekit-course/facekit@main"],
+        check=True,
+    )
+
+import facekit
+
+facekit.about();
+
+
+# %% [markdown]
+# ## Settings
+#
+# Every scale-dependent setting comes from `by_profile`. The `gpu` profile (Colab) uses the paper's 128 px and
+# trains for thousands of steps; the `cpu` profile (the offline book) trains **live for a few steps only**, to show
+# the losses moving, and then loads the networks trained longer by `scripts/train_diat.py` (shipped in
+# `facekit/weights/diat_*.pt`; their training record is printed below). The identity loss uses
+# `facekit.nn.face_network()`: VGG-Face where its weights are present, else the shipped SynthFaceNet (the cell
+# prints which).
+
+# %%
+import copy
+import json
+import time
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+from facekit import by_profile, get_data, get_device, get_profile, seed_everything
+from facekit import losses as L
+from facekit.eval import record, seconds_per_image
+from facekit.methods import diat as M
+from facekit.nn import AttributeDiscriminator, Denoiser, FeatureExtractor, LocalEnhancer, TransformNet, face_network
+from facekit.nn.diat import count_parameters, transform_images
+from facekit.viz import image_grid, loss_curves, markdown_table
+
+seed_everything(0)
+torch.set_num_threads(by_profile(smoke=1, cpu=1, gpu=torch.get_num_threads()))
+device = get_device()
+data = get_data()
+profile = get_profile()
+size = by_profile(smoke=64, cpu=64, gpu=128)  # the shipped networks are 64 px; the paper's size is 128
+n_test = by_profile(smoke=4, cpu=32, gpu=200)  # test identities per task (never trained on)
+n_train = by_profile(smoke=8, cpu=200, gpu=M.PAPER["input_set"])  # input / guided set for the live run
+live_steps = by_profile(smoke=1, cpu=10, gpu=2000)  # live training steps of each stage
+batch = by_profile(smoke=4, cpu=8, gpu=16)
+face_net = face_network()
+print(f"profile {profile}, data {data}, device {device}, {size} px")
+
+# %% [markdown]
+# ## Section 3.1: the face transform network (Table 1)
+#
+# Table 1: a 9x9 convolution, two stride-2 convolutions, residual blocks of 128 filters, two stride-2
+# deconvolutions and a 10x10 deconvolution. Its last two rows say `32 x 127 x 127` and `3 x 128 x 128`. A
+# transposed convolution gives $(n-1)s - 2p + k + o$ pixels ($o$ the output padding). With $o = 1$ the first
+# deconvolution doubles 32 to 64, as printed; with $o = 0$ the second gives $2 \cdot 64 - 1 = 127$; the even
+# 10x10 kernel with padding 4 then adds one pixel, $127 - 1 - 8 + 10 = 128$. So the 127 is not a misprint: we
+# build exactly that, and the same layers give 64 -> 63 -> 64 at 64 px. (The text says 5 residual blocks and 16
+# layers; the table lists 4, which we follow. Normalisation and activations are not given: conv-instance
+# norm-ReLU as in Johnson et al.'s network, which this one follows, and a sigmoid output.)
+
+# %%
+T = TransformNet()
+rows = []
+acts = {}
+hooks = [getattr(T, n).register_forward_hook(lambda m, i, o, n=n: acts.__setitem__(n, tuple(o.shape[1:])))
+         for n in ("conv1", "conv2", "conv3", "residual", "deconv1", "deconv2", "deconv3")]
+for s in (128, 64):
+    acts.clear()
+    with torch.no_grad():
+        T(torch.rand(1, 3, s, s))
+    table = dict(TransformNet.activation_sizes(s))
+    rows.append([f"{s} px"] + [f"{'x'.join(map(str, acts[n]))}" + ("" if acts[n] == table.get(n, acts[n]) else " (!)")
+                               for n in ("conv1", "conv2", "conv3", "residual", "deconv1", "deconv2", "deconv3")])
+for h in hooks:
+    h.remove()
+display(markdown_table(["input", "9x9 conv", "3x3 s2", "3x3 s2", "4 res. blocks", "deconv s2", "deconv s2",
+                        "10x10 deconv"], rows))
+print(f"transform network: {count_parameters(T):,} parameters")
+
+# %% [markdown]
+# ## The discriminator (Table 2), the denoiser and the enhancement networks
+#
+# Table 2: six convolutions (8x8/2, 3x3, 4x4/2, 3x3, 4x4/2, 4x4/2), a fully connected layer of 1000 units and
+# one of 1 unit. `forward` returns the logit; $D(\mathbf a) = \sigma(\text{logit})$. DIAT-A reads its 4th and
+# 5th convolutional layers. The denoiser $f$ of eq. (5) has two 3x3 convolutions; the local enhancer is a 4-layer
+# FCN on the source and the transformed image; the global enhancer has the transform network's architecture.
+
+# %%
+rows = []
+for s in (128, 64):
+    D = AttributeDiscriminator(image_size=s)
+    x = torch.rand(2, 3, s, s)
+    with torch.no_grad():
+        feats = D.features(x, [1, 2, 3, 4, 5, 6])
+        logit = D(x)
+    rows.append([f"{s} px"] + ["x".join(map(str, v.shape[1:])) for v in feats.values()]
+                + [str(D.fc1.in_features), str(tuple(logit.shape))])
+display(markdown_table(["input", "conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "FC in", "output"], rows))
+with torch.no_grad():
+    x = torch.rand(2, 3, size, size)
+    print("denoiser f:", tuple(Denoiser()(x).shape), f"{count_parameters(Denoiser()):,} parameters;",
+          "local enhancer:", tuple(LocalEnhancer()(x, x).shape), f"{count_parameters(LocalEnhancer()):,} parameters")
+
+# %% [markdown]
+# ## The losses, equation by equation
+#
+# **Perceptual identity loss**, eq. (1)-(2), on "the 4th and 5th convolutional layers" of the face network:
+#
+# $$\ell^{\phi,l}_{content}(\hat{\mathbf x}, \mathbf x) = \frac{1}{2C_lH_lW_l}\|\phi_l(\hat{\mathbf x}) -
+# \phi_l(\mathbf x)\|_F^2, \qquad \ell_{id}(\mathbf x) = \sum_{l=4}^{5} w_l\, \ell^{\phi,l}_{content}(T(\mathbf x),
+# \mathbf x).$$
+#
+# Counting convolutions in order (conv1_1, conv1_2, conv2_1, conv2_2, conv3_1), the 4th and 5th are **conv2_2 and
+# conv3_1**, read after their ReLU (VGG-Face applies it in place): `relu2_2` and `relu3_1`. The paper keeps to
+# the first five layers "due to their better performance on image reconstruction". The weights $w_l$ are not
+# given; we use 1 and 1.
+
+# %%
+ident = L.PerceptualLoss(face_net, layers=L.DIAT_IDENTITY_LAYERS)
+print("identity layers:", ident.weights)
+x, y = torch.rand(2, 3, size, size), torch.rand(2, 3, size, size)
+fy, fx = face_net.extract(y, ["relu2_2", "relu3_1"]), face_net.extract(x, ["relu2_2", "relu3_1"])
+by_hand = sum(((fy[k] - fx[k]) ** 2).flatten(1).sum(1) / (2 * fy[k][0].numel()) for k in fy).mean()
+print(f"eq. (2) by hand {float(by_hand):.5f}, library {float(ident(y, x)):.5f}")
+
+# %% [markdown]
+# **GAN attribute loss**, eq. (3), as printed:
+#
+# $$\min_T \max_D\ \mathbb E_{\mathbf a}[\log D(\mathbf a)] + \mathbb E_{\mathbf x}[1 - \log D(T(\mathbf x))].$$
+#
+# Read literally, $D$ would maximise $-\log D(T(\mathbf x))$, which grows without bound as $D(T(\mathbf x)) \to 0$:
+# no saddle point. The GAN of Goodfellow et al., which the paper follows, has $\log(1 - D(T(\mathbf x)))$: a
+# misplaced parenthesis. For $T$ alone, the printed term is, up to the constant 1, the *non-saturating* loss
+# $-\log D(T(\mathbf x))$ that Goodfellow et al. use in practice. The plot shows why that matters: where the
+# discriminator confidently rejects $T(\mathbf x)$ (logit $\ll 0$, just after its pre-training) the minimax loss
+# gives $T$ almost no gradient.
+
+# %%
+z = torch.linspace(-6, 4, 101, requires_grad=True)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+for form in ("minimax", "non_saturating", "as_printed"):
+    z.grad = None
+    loss = L.diat_transform_loss(z, form) * len(z)  # per-sample values
+    loss.backward()
+    axes[0].plot(torch.sigmoid(z).detach(), [float(L.diat_transform_loss(v[None], form)) for v in z.detach()],
+                 label=form)
+    axes[1].plot(torch.sigmoid(z).detach(), z.grad.abs(), label=form)
+axes[0].set(xlabel="D(T(x))", ylabel="T's loss", title="eq. (3): what T minimises")
+axes[1].set(xlabel="D(T(x))", ylabel="|d loss / d logit|", title="gradient T receives")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+real_l, fake_l = torch.tensor([2.0]), torch.tensor([-50.0])
+print("D's loss with the printed form, D(T(x)) -> 0:",
+      [round(float(L.diat_discriminator_loss(real_l, fake_l * k, "as_printed")), 1) for k in (0.1, 1, 10)],
+      "(unbounded below)")
+
+# %% [markdown]
+# **The perceptual regulariser**, eq. (4)-(6): a reconstruction network $g$ (Table 1's architecture) trained with
+# the identity loss alone, $\min_g \sum_{l=4}^5 w_l \ell^{\phi,l}_{content}(g(\mathbf x), \mathbf x)$, shows the
+# artifacts that loss lets through, $\mathbf n = g(\mathbf x) - \mathbf x$; a two-layer denoiser learns to remove
+# them, $\min_f \|f(g(\mathbf x)) - \mathbf x\|_F^2 + \|f(\mathbf x) - \mathbf x\|_F^2$; and
+# $\ell_{smooth}(T(\mathbf x)) = \|f(T(\mathbf x)) - T(\mathbf x)\|_F^2$ asks $T$'s output to be what $f$ would
+# leave alone. **The objective**, eq. (7):
+#
+# $$\min_T\max_D\ \mathbb E_{\mathbf a}[\log D(\mathbf a)] + \mathbb E_{\mathbf x}[\log(1 - D(T(\mathbf x))) +
+# \lambda\,\ell_{id}(\mathbf x) + \gamma\,\ell_{smooth}(\mathbf x)], \quad \lambda = 0.1,\ \gamma = 0.001.$$
+#
+# **Pre-training** (Algorithm 1): $T$ as an auto-encoder on all faces, $\ell_{rec} = \sum_{\mathbf x}\|\mathbf x -
+# T(\mathbf x)\|_F^2$ (eq. 8), and $D$ as a least-squares attribute classifier, $\ell_{dis} = \sum_i\|y_i -
+# D(\mathbf x_i)\|^2$ (eq. 9). **Enhancement**: local, eq. (10),
+# $\|(1-\mathbf m)\circ(E(T(\mathbf x)) - \mathbf x)\|_F^2 + \sum_{i=0}^2\beta_i\ell^{\phi,i}_{content}(\mathbf m
+# \circ T(\mathbf x), \mathbf m\circ E(T(\mathbf x)))$ with $\beta = 0.1, 0.5, 1$ on the face network's first three
+# conv layers; global, eq. (11), $\|E(B(\mathbf x)) - \mathbf x\|_F^2$ with a Gaussian blur $B$ of $\sigma = 1.8$,
+# used as $E(B(T(\mathbf x)))$. **DIAT-A**, eq. (12)-(14): the identity loss moves to the discriminator's own 4th
+# and 5th conv layers, $\ell^{dynamic}_{id} = \sum_{l=4}^5 w_l \frac{1}{2C_lH_lW_l}\|D_l(T(\mathbf x)) -
+# D_l(\mathbf x)\|_F^2$, without $\ell_{smooth}$ and with learning rate $10^{-5}$. Each is one library call; the
+# tests (`tests/test_diat.py`) check every one against a hand computation.
+
+# %%
+f = Denoiser()
+gx = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
+D64 = AttributeDiscriminator(image_size=size)
+m = torch.zeros(2, 1, size, size)
+m[..., size // 2:, :] = 1
+ext = FeatureExtractor(face_net, [1, 2, 3])
+with torch.no_grad():
+    rows = [
+        ["(5) denoiser", f"{float(L.denoiser_loss(f, gx, x)):.3f}"],
+        ["(6) l_smooth", f"{float(L.smooth_loss(f, y)):.3f}"],
+        ["(8) l_rec", f"{float(L.squared_error(y, x)):.1f}"],
+        ["(9) l_dis", f"{float(L.attribute_classifier_loss(D64(x), torch.tensor([1, 0]))):.4f}"],
+        ["(10) local enhancement", f"{float(L.local_enhancement_loss(y, x, y, m, ext)):.2f}"],
+        ["(11) global enhancement", f"{float(L.squared_error(L.gaussian_blur(x), x)):.2f}"],
+        ["(13) adaptive identity", f"{float(L.adaptive_identity_loss(D64, y, x)):.6f}"],
+    ]
+display(markdown_table(["equation", "value on random images"], rows))
+print("enhancement layers (beta):", dict(zip(ext.layers, L.DIAT_ENHANCE_LAYERS.values())))
+
+# %% [markdown]
+# ## Section 5.1: the data
+#
+# For each task, a **guided set** (faces with the attribute) and an **input set** (the paper: 2,000 faces
+# without it), here from SynthFaces *train* identities; scoring uses *test* identities, each with its exact
+# counterfactual (the same face, pose and light with the attribute flipped) and its attribute mask. Three tasks are
+# local (mouth_open, mouth_close, eyeglasses_remove), two global (male_to_female, older_to_younger). On Colab,
+# `M.celeba_task_data(task)` builds the same sets from CelebA's 128 px central crops.
+
+# %%
+task = "eyeglasses_remove"
+train = M.synth_task_data(task, n_inputs=n_train, n_guided=n_train, size=size)
+tests = {t: M.synth_test_data(t, n_test, size=size) for t in M.TASKS}
+image_grid(list(train.inputs[:4].float() / 255) + list(train.guided[:4].float() / 255), ncols=8, cell_size=1.2,
+           titles=["input set"] * 4 + ["guided set"] * 4, suptitle=f"{task}: training sets");
+image_grid([im for t in M.TASKS for im in (tests[t].sources[0], tests[t].counterfactuals[0], tests[t].masks[0])],
+           ncols=6, cell_size=1.2, titles=[f"{t[:14]} {k}" for t in M.TASKS for k in ("src", "truth", "mask")]);
+
+# %% [markdown]
+# ## Algorithm 1, live: pre-training, then the adversarial game
+#
+# Everything trains through `facekit.train.Trainer` (checkpoints, exact resume, NaN stop). Here each stage runs
+# for the profile's budget only (a few steps on a CPU): the curves show the losses moving, not converged
+# networks.
+
+# %%
+t0 = time.perf_counter()
+T_live, h_rec = M.pretrain_transform(torch.cat([train.inputs, train.guided]), steps=live_steps, batch_size=batch)
+D_live, h_dis = M.pretrain_discriminator(train, steps=live_steps, batch_size=batch)
+live = {}
+for name in ("DIAT-A", "DIAT2"):
+    cfg = M.DIATConfig.variant(name, batch_size=batch, gan_form="non_saturating")
+    t1 = time.perf_counter()
+    _, _, h = M.train_transform(train, cfg, steps=live_steps, T=copy.deepcopy(T_live), D=copy.deepcopy(D_live),
+                                face_net=face_net, eval_fn=M.progress_eval(tests[task], n=min(8, n_test)))
+    live[name] = (h, (time.perf_counter() - t1) / live_steps)
+print(f"live training: {time.perf_counter() - t0:.1f} s; periodic scores (Trainer's eval hook, last step):")
+display(markdown_table(["variant"] + [k for k in live["DIAT-A"][0].evals[-1] if k != "step"],
+                       [[n] + [f"{v:.3f}" for k, v in h.evals[-1].items() if k != "step"]
+                        for n, (h, _) in live.items()]))
+loss_curves({"eq. (8) l_rec": h_rec.terms["rec"], "eq. (9) l_dis": h_dis.terms["dis"],
+             "DIAT-A gan": live["DIAT-A"][0].terms["gan"], "DIAT-A d_loss": live["DIAT-A"][0].terms["d_loss"]},
+            logy=False, title="live training (profile budget)");
+
+# %% [markdown]
+# ## The shipped networks
+#
+# `scripts/train_diat.py` trained, with the same code and the same settings (non-saturating GAN form, see eq. (3)
+# above), the DIAT-A transform networks of the five tasks, DIAT (eq. (7) with $\ell_{smooth}$) for mouth_open and
+# male_to_female, the global enhancer and a local enhancer per local task, at 64 px on this 2-core CPU. Its record:
+
+# %%
+rec = json.loads((Path(M.__file__).parent.parent / "weights" / "diat_train.json").read_text())
+a = rec["args"]
+display(Markdown(
+    f"Command `{rec['command']}`: {rec['wall_s'] / 60:.0f} min wall time on {rec['torch_threads']} thread(s); "
+    f"auto-encoder {a['pretrain_steps']} steps, D pre-training {a['d_steps']} steps per task, DIAT-A "
+    f"{a['gan_steps']} steps per task and DIAT {a['diat_steps']} steps, batch {a['batch_size']} "
+    f"(DIAT-A: {a['gan_steps'] * a['batch_size']} input images seen per task; the paper trains on 2,000 inputs and "
+    f"about 100,000 guided faces for many epochs on a GPU). Face network: {rec['face_network'].split(',')[0]}."))
+nets = {name: M.load_pretrained(name) for name in M.SHIPPED}
+enhancer = {t: nets["diat_enhance_global"] if not task.local else nets[f"diat_enhance_{t}"]
+            for t, task in M.TASKS.items()}
+
+# %% [markdown]
+# ### Fig. 4 and 5: local and global attribute transfer
+#
+# Each row: input, DIAT-A's output, the exact counterfactual (what the edit should give).
+
+# %%
+outs = {}
+for t in M.TASKS:
+    outs[(t, "DIAT-A0")] = M.edit(tests[t].sources, nets[f"diat_a_{t}"], t)
+    outs[(t, "DIAT-A")] = M.edit(tests[t].sources, nets[f"diat_a_{t}"], t, enhancer[t])
+    if f"diat_{t}" in nets:
+        outs[(t, "DIAT3")] = M.edit(tests[t].sources, nets[f"diat_{t}"], t)
+        outs[(t, "DIAT")] = M.edit(tests[t].sources, nets[f"diat_{t}"], t, enhancer[t])
+k = 3
+image_grid([im for t in M.TASKS for i in range(k)
+            for im in (tests[t].sources[i], outs[(t, "DIAT-A")][i], tests[t].counterfactuals[i])],
+           ncols=3 * k, cell_size=1.1, row_labels=list(M.TASKS),
+           suptitle="Fig. 4/5 on SynthFaces: (input, DIAT-A, truth) x 3");
+
+# %% [markdown]
+# ### Scores against the exact counterfactuals
+#
+# `score_task` runs `facekit.eval.score_edits` (the SynthFaces oracle judges the attribute, the identity and the
+# other attributes) and adds the L1 inside the attribute mask of **copying the input**. The oracle alone can be
+# fooled by blur or a dither over the region; an edit that does not get closer to the truth inside the mask than
+# the unedited input has not made the change.
+
+# %%
+scores = {}
+for t in M.TASKS:
+    scores[(t, "copy")] = M.score_task(tests[t].sources, tests[t])
+    for v in ("DIAT-A0", "DIAT-A", "DIAT3", "DIAT"):
+        if (t, v) in outs:
+            scores[(t, v)] = M.score_task(outs[(t, v)], tests[t])
+            record(f"DIAT ({v})", t, scores[(t, v)], data=data, profile=profile)
+cols = ["attribute_success", "identity_kept", "others_preserved", "l1_inside_mask", "copy_l1_inside_mask",
+        "l1_outside_mask", "l1_counterfactual", "beats_copy"]
+display(markdown_table(["task", "variant"] + cols,
+                       [[t, v] + [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols]
+                        for (t, v), r in scores.items()]))
+loc = [t for t, task in M.TASKS.items() if task.local]
+met = {t: (scores[(t, "DIAT-A")]["attribute_success"] >= 0.8 and scores[(t, "DIAT-A")]["identity_kept"] >= 0.8
+           and scores[(t, "DIAT-A")]["beats_copy"]) for t in loc}
+display(Markdown(
+    f"On {n_test} test faces per task, DIAT-A's edits beat copying the input inside the mask for "
+    f"{sum(scores[(t, 'DIAT-A')]['beats_copy'] for t in M.TASKS)} of {len(M.TASKS)} tasks, and meet the local "
+    f"target (attribute success and identity kept >= 0.8, beating the copy) for {sum(met.values())} of {len(loc)} "
+    f"local tasks. Each shipped DIAT-A network saw {a['gan_steps'] * a['batch_size']} input images in "
+    f"{a['gan_steps']} adversarial steps, after {a['pretrain_steps']} auto-encoder steps: our hypothesis is that "
+    "this is far too little for the game to learn the edits (the issue's 5-minute probe found the same). The "
+    "outputs above are largely the pre-trained auto-encoder's blurred reconstruction plus what the discriminator "
+    "pushed in those steps; where the oracle reports success while the L1 inside the mask stays above the copy "
+    "baseline, the oracle figure alone would overstate the edit."))
+
+# %% [markdown]
+# ### A strength slider
+#
+# For a local task the edit can be dialled in: blend the input and the edit inside the attribute mask,
+# $\alpha\,\mathbf m \circ E + (1 - \alpha\,\mathbf m) \circ \mathbf x$ (`facekit.masks.blend`). The static row
+# shows a few strengths; in Jupyter the slider below turns it.
+
+# %%
+from facekit.masks import blend  # noqa: E402
+
+t = "mouth_open"
+alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+src0, out0, m0 = tests[t].sources[:1], outs[(t, "DIAT-A")][:1], tests[t].masks[:1]
+image_grid([blend(out0, src0, al * m0)[0] for al in alphas], ncols=len(alphas), cell_size=1.4,
+           titles=[f"alpha = {al}" for al in alphas], suptitle="mouth_open, DIAT-A, strength");
+try:
+    import ipywidgets as widgets
+
+    def _show(alpha: float = 1.0) -> None:
+        plt.figure(figsize=(2, 2))
+        plt.imshow(blend(out0, src0, alpha * m0)[0].permute(1, 2, 0).clamp(0, 1).numpy())
+        plt.axis("off")
+        plt.show()
+
+    widgets.interact(_show, alpha=widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05));
+except ImportError:
+    print("ipywidgets is not installed: the static row above shows the strengths")
+
+# %% [markdown]
+# ## Fig. 6: DIAT vs CNIA, on the same inputs
+#
+# CNIA (chapter 3) optimises each image; DIAT runs one forward pass. Both are timed here, in this build, on the
+# same mouth_open inputs (CNIA borrows the mouth from five guided faces, section 4.2 of its paper).
+
+# %%
+from facekit.methods.cnia import CNIA  # noqa: E402
+
+t = "mouth_open"
+src = tests[t].sources[:2]
+train_mo = M.synth_task_data(t, n_inputs=n_train, n_guided=n_train, size=size)  # mouth_open's training sets
+guides = train_mo.guided[:5].float() / 255  # five guided faces with an open mouth
+cnia_steps = by_profile(smoke=3, cpu=60, gpu=500)
+cnia = CNIA(face_net, steps=cnia_steps, progress=False, color=False)
+res = cnia.edit_with_guides(src, guides)
+s_cnia = res.seconds / len(src)
+s_diat = seconds_per_image(lambda im: M.edit(im, nets[f"diat_a_{t}"], t, enhancer[t]), src, warmup=1, repeats=3,
+                           device="cpu")
+image_grid([im for i in range(len(src)) for im in (src[i], res.images[i], outs[(t, "DIAT-A")][i],
+                                                      tests[t].counterfactuals[i])],
+           ncols=4, cell_size=1.4, titles=["input", f"CNIA ({cnia_steps} it.)", "DIAT-A", "truth"] * len(src));
+display(Markdown(f"Measured here: CNIA {s_cnia:.2f} s per image ({cnia_steps} iterations), DIAT-A "
+                 f"{s_diat * 1e3:.1f} ms per image at {size} px: {s_cnia / s_diat:.0f}x faster (the paper: 30 s vs "
+                 "0.0045 s on a TitanX at 128 px)."))
+
+# %% [markdown]
+# ## Fig. 7: glasses removal vs mask-and-inpaint
+#
+# The paper compares with the semantic inpainting of Yeh et al. [40] (a DCGAN searched for the face that fits the
+# unmasked pixels). We have no such model offline; **OpenCV's inpainting (`cv2.inpaint`, Telea's method) stands in
+# for it**: the glasses mask is cut out and filled from its border. It is a much weaker baseline than [40].
+
+# %%
+t = "eyeglasses_remove"
+te = tests[t]
+inp = []
+for i in range(len(te.sources)):
+    img = (te.sources[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    msk = (te.masks[i, 0].numpy() > 0.5).astype(np.uint8)
+    inp.append(torch.from_numpy(cv2.inpaint(img, msk, 3, cv2.INPAINT_TELEA)).permute(2, 0, 1).float() / 255)
+inpainted = torch.stack(inp)
+scores[(t, "cv2.inpaint")] = M.score_task(inpainted, te)
+record("cv2.inpaint (stand-in for [40])", t, scores[(t, "cv2.inpaint")], data=data, profile=profile)
+image_grid([im for i in range(3) for im in (te.sources[i], inpainted[i], outs[(t, "DIAT-A")][i],
+                                            te.counterfactuals[i])],
+           ncols=4, cell_size=1.4, titles=["input", "cv2.inpaint", "DIAT-A", "truth"] * 3);
+display(markdown_table(["method"] + cols, [[v] + [f"{scores[(t, v)][c]:.3f}" if isinstance(scores[(t, v)][c], float)
+                                                  else str(scores[(t, v)][c]) for c in cols]
+                                           for v in ("copy", "cv2.inpaint", "DIAT-A")]))
+
+# %% [markdown]
+# ## Fig. 10-13: the variants
+#
+# Section 5.1's variants are settings of one method (`M.VARIANTS`): DIAT-A (adaptive identity loss, enhancer),
+# DIAT-A0 (no enhancer), DIAT1 (attribute loss only), DIAT2 (face-network identity loss, no regulariser, no
+# enhancer), DIAT3 (with the regulariser, no enhancer). Shipped: DIAT-A/DIAT-A0 for every task and DIAT3/DIAT for
+# mouth_open and male_to_female (the table above). DIAT1 and DIAT2 are only trained live here, for the profile's
+# budget, so their scores are of barely trained networks.
+
+# %%
+display(markdown_table(["variant", "identity", "lambda", "gamma", "lr", "enhancer"],
+                       [[n, c.identity, c.lambda_id, c.gamma_smooth, c.lr, c.enhance] for n, c in M.VARIANTS.items()]))
+t = "mouth_open"
+var_rows = []
+for name in ("DIAT1", "DIAT2"):
+    cfg = M.DIATConfig.variant(name, batch_size=batch, gan_form="non_saturating")
+    Tv, _, _ = M.train_transform(train_mo, cfg, steps=live_steps, T=copy.deepcopy(nets[f"diat_a_{t}"]).requires_grad_(True),
+                                 D=AttributeDiscriminator(image_size=size), face_net=face_net, progress=False)
+    r = M.score_task(M.edit(tests[t].sources, Tv, t), tests[t])
+    var_rows.append([f"{name} (live, {live_steps} steps from DIAT-A's weights)"] + [f"{r[c]:.3f}" for c in cols[:4]])
+for v in ("DIAT-A", "DIAT-A0", "DIAT", "DIAT3"):
+    r = scores[(t, v)]
+    var_rows.append([f"{v} (shipped)"] + [f"{r[c]:.3f}" for c in cols[:4]])
+display(markdown_table(["mouth_open"] + cols[:4], var_rows))
+
+# %% [markdown]
+# ### Training time: DIAT-A vs DIAT
+#
+# The paper: DIAT-A trains in about a third of DIAT's time, because it converges faster (and its identity loss
+# reuses the discriminator's forward pass instead of running the face network). Seconds per step, measured in the
+# live run above (DIAT2 stands in for DIAT's step; DIAT adds only the two-layer denoiser) and in the shipped run:
+
+# %%
+st = rec["stage_s"]
+per_step = {"live": (live["DIAT-A"][1], live["DIAT2"][1]),
+            "shipped run (mouth_open)": (st["DIAT-A_mouth_open"] / a["gan_steps"], st["DIAT3_mouth_open"] / a["diat_steps"])}
+display(markdown_table(["seconds per step", "DIAT-A", "DIAT"],
+                       [[k, f"{v[0]:.2f}", f"{v[1]:.2f}"] for k, v in per_step.items()]))
+ratio = per_step["shipped run (mouth_open)"][0] / per_step["shipped run (mouth_open)"][1]
+display(Markdown(
+    f"Per step, DIAT-A costs {ratio:.2f}x DIAT's time in the shipped run "
+    f"({'so it is not cheaper per step here' if ratio > 1.05 else 'about the same or less'}: at 64 px our face "
+    "network is small, and the machine's load changed during the run). Any gain must come from needing fewer "
+    "steps, which the paper claims; that cannot be measured at this budget: neither variant converged."))
+
+# %% [markdown]
+# ## Fig. 8-9: faces the model never trained on
+#
+# All the scores above are on test identities. The paper also tries other datasets; here we change what SynthFaces
+# varies: the same test identities turned 30 degrees (the training faces were all frontal).
+
+# %%
+from facekit.data.synth_dataset import SynthFaces  # noqa: E402
+from facekit.eval.protocol import split_identities  # noqa: E402
+
+t = "mouth_open"
+turned = SynthFaces(identities=split_identities("test"), size=size, length=n_test, poses=30.0, lights="all",
+                    attributes={"Mouth_Slightly_Open": 0.0}, seed=5)
+src = torch.stack([turned[i]["image"] for i in range(n_test)])
+cf = torch.stack([turned.counterfactual(i, {"Mouth_Slightly_Open": 1})["image"] for i in range(n_test)])
+lm = torch.stack([turned[i]["landmarks"] for i in range(n_test)])
+from facekit.masks import attribute_masks  # noqa: E402
+
+turned_test = M.TestData(M.TASKS[t], src, cf, attribute_masks(lm, "Mouth_Slightly_Open", size),
+                         torch.zeros(n_test, dtype=torch.long))
+out_turned = M.edit(src, nets[f"diat_a_{t}"], t, enhancer[t])
+r_turned = M.score_task(out_turned, turned_test)
+image_grid([im for i in range(3) for im in (src[i], out_turned[i], cf[i])], ncols=9, cell_size=1.1,
+           titles=["input (yaw 30)", "DIAT-A", "truth"] * 3);
+display(markdown_table(["mouth_open, DIAT-A"] + cols[:4],
+                       [["frontal test faces"] + [f"{scores[(t, 'DIAT-A')][c]:.3f}" for c in cols[:4]],
+                        ["yaw 30 test faces"] + [f"{r_turned[c]:.3f}" for c in cols[:4]]]))
+
+# %% [markdown]
+# ## Fast inference
+#
+# DIAT's selling point is speed. `transform_images` can run channels-last and under bfloat16 autocast; which is
+# faster depends on the CPU (`bench/diat.py` measures both at 128 px, batch 32, against this machine's conv peak).
+# A quick look at the profile's size:
+
+# %%
+xb = tests["mouth_open"].sources[:8]
+Tn = nets["diat_a_mouth_open"]
+speed = {}
+for prec, cl in (("fp32", False), ("fp32", True), ("bf16", True)):
+    speed[f"{prec}{' channels-last' if cl else ''}"] = seconds_per_image(
+        lambda im: transform_images(Tn, im, precision=prec, channels_last=cl), xb, warmup=1, repeats=3, device="cpu")
+ref = transform_images(Tn, xb)
+err = float((transform_images(Tn, xb, precision="bf16", channels_last=True) - ref).abs().max())
+display(markdown_table(["setting", f"ms per image ({size} px, batch 8)"],
+                       [[k, f"{v * 1e3:.2f}"] for k, v in speed.items()]))
+print(f"bf16 vs fp32: max abs difference {err:.4f}")
+
+# %% [markdown]
+# ## What limits these results, and what would reach the targets
+#
+# The issue's targets: local tasks attribute success and identity kept >= 0.8 while beating the copy baseline
+# inside the mask; global tasks 0.6 and 0.5. Computed from this build's scores and the shipped run's record:
+
+# %%
+rate = a["batch_size"] / (st["DIAT-A_mouth_open"] / a["gan_steps"])  # input images per second, DIAT-A step
+hours_10k = 10_000 * 16 / rate / 3600
+display(Markdown(
+    f"- **Training budget.** The shipped DIAT-A networks saw {a['gan_steps'] * a['batch_size']} input images each, "
+    f"after a {a['pretrain_steps']}-step auto-encoder pre-training; DIAT-A trained at {rate:.1f} images per second "
+    f"on one shared CPU thread, so 10,000 steps of batch 16 per task (our guess at what the game needs, the paper "
+    f"gives no step count) would take {hours_10k:.0f} hours per task on this machine.\n"
+    f"- **The auto-encoder.** Identity kept is {max(scores[(t, 'DIAT-A')]['identity_kept'] for t in M.TASKS):.2f} "
+    "at best over the five tasks: the outputs stay far from the truth everywhere (L1 to the counterfactual "
+    f"{min(scores[(t, 'DIAT-A')]['l1_counterfactual'] for t in M.TASKS):.3f} at best, against the copy "
+    f"baseline's {max(scores[(t, 'copy')]['l1_counterfactual'] for t in loc):.3f} on local tasks), so the oracle "
+    "no longer recognises the person (our hypothesis: a longer auto-encoder pre-training is the first thing "
+    "to buy).\n"
+    f"- **The copy baseline is strict.** Inside the glasses mask, copying the input is only "
+    f"{scores[('eyeglasses_remove', 'copy')]['l1_inside_mask']:.3f} from the truth (the mask is much larger than "
+    f"the frames); even OpenCV's inpainting, which the oracle calls glasses-free "
+    f"{scores[('eyeglasses_remove', 'cv2.inpaint')]['attribute_success']:.2f} of the time, does not beat it "
+    f"({scores[('eyeglasses_remove', 'cv2.inpaint')]['l1_inside_mask']:.3f}). For older_to_younger the truth is "
+    f"{scores[('older_to_younger', 'copy')]['l1_counterfactual']:.3f} from the input: SynthFaces' age cue is a "
+    "few pixels at 64 px.\n"
+    "- **The discriminator**, as the issue's probe found, can be fooled by colour dither and checkerboard artefacts "
+    "long before the transform network learns the edit: where the oracle reports success above while the L1 inside "
+    "the mask is far above the copy baseline, that is what happened."))
+
+# %% [markdown]
+# ## Responsible use
+#
+# Attribute transfer changes what a photo says about a person (gender, age, expression). Edited faces can mislead;
+# label them, do not use them to impersonate anyone, and remember that CelebA's licence is for non-commercial
+# research. See the book's page on responsible use.
+#
+# ## Exercises
+#
+# 1. **The GAN form.** Train DIAT-A live with `gan_form="minimax"` and with `"non_saturating"` from the same
+#    pre-trained networks: which one moves $D(T(\mathbf x))$ first?
+# 2. **Longer training.** Run `scripts/train_diat.py --gan-steps 2000` for one task (on a GPU, minutes): when does
+#    `l1_inside_mask` fall below the copy baseline?
+# 3. **The 4th and 5th layers.** Replace `DIAT_IDENTITY_LAYERS` by `{2: 1, 3: 1}` or `{7: 1, 8: 1}`: what happens to
+#    the identity kept and to the edit?
+# 4. **dstep / tstep.** Algorithm 1 leaves them open; try `dstep=1, tstep=2`.
+# 5. **A strength slider.** For a local task, blend the input and the edit inside the mask with
+#    `facekit.masks.blend(edit, source, alpha * mask)` and plot attribute success against `alpha`.
+#
+# ## Summary
+#
+# - DIAT trains one feed-forward transform network per attribute with a GAN attribute loss (eq. 3, whose printed
+#   form has a misplaced parenthesis), a perceptual identity loss on the face network's conv2_2 and conv3_1
+#   (eq. 1-2) and a learned perceptual regulariser (eq. 4-6); DIAT-A moves the identity loss onto the
+#   discriminator's own features (eq. 12-14). An enhancement network cleans the result (eq. 10-11).
+# - Table 1's 127 is exact: an even 10x10 deconvolution adds the missing pixel.
+# - At test time one forward pass edits a face in milliseconds, orders of magnitude faster than CNIA's
+#   optimisation, measured above.
+# - On this CPU budget the adversarial game did not learn the edits: the scores against the exact
+#   counterfactuals and the copy-the-input baseline say so, and the oracle's attribute figure alone would not.
