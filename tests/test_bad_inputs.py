@@ -87,3 +87,17 @@ def test_collapsed_landmarks_and_an_image_as_landmarks() -> None:
         attribute_mask(np.full((68, 2), 30.0), "Eyeglasses", 64)  # used to give a one-pixel mask
     with pytest.raises(ValueError, match="68, 2"):
         attribute_mask(np.zeros((64, 64, 3)), "Eyeglasses", 64)
+
+
+def test_retrieve_never_returns_or_counts_excluded_items() -> None:
+    """An exclude mask that left fewer than k candidates returned excluded items, and recall counted them as hits."""
+    from facekit.eval import recall_at_k
+    from facekit.eval.retrieval import retrieve
+
+    q, g = torch.eye(2, 4), torch.eye(4)
+    exclude = torch.tensor([[True, True, True, False], [False, False, False, False]])
+    assert retrieve(q, g, 1, exclude=exclude)[0].tolist() == [3]
+    assert retrieve(q, g, 2, exclude=exclude)[0].tolist() == [3, -1]
+    labels = torch.tensor([0, 1, 2, 3])
+    # query 0's right answer (item 0) is excluded: it must not be found through an empty slot
+    assert recall_at_k(q, g, torch.tensor([0, 1]), labels, ks=(1, 2), exclude=exclude) == {1: 0.5, 2: 0.5}

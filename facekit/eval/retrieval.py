@@ -79,10 +79,11 @@ def retrieve(queries: Tensor, gallery: Tensor, k: int, normalize: bool = True, e
         queries, gallery, normalize: as in :func:`pairwise_distances`.
         k: how many to retrieve, ``1 <= k <= G``.
         exclude: optional ``(Q, G)`` bool; ``True`` removes that gallery item from that query's candidates
-            (e.g. the query's own source image).
+            (e.g. the query's own source image). A query left with fewer than ``k`` candidates gets ``-1`` in
+            the slots that no candidate fills (a two-step method that kept few items has retrieved only those).
 
     Returns:
-        ``(Q, k)`` long tensor of gallery indices.
+        ``(Q, k)`` long tensor of gallery indices (``-1``: no candidate left).
     """
     d = pairwise_distances(queries, gallery, normalize)  # (Q, G)
     if not 1 <= k <= d.shape[1]:
@@ -92,7 +93,10 @@ def retrieve(queries: Tensor, gallery: Tensor, k: int, normalize: bool = True, e
         if tuple(exclude.shape) != tuple(d.shape):
             raise ValueError(f"exclude must be a (Q, G) = {tuple(d.shape)} bool tensor; got {tuple(exclude.shape)}")
         d = d.masked_fill(exclude, float("inf"))
-    return d.topk(k, dim=1, largest=False).indices  # (Q, k), nearest first (ties: the lower index first)
+    dist, top = d.topk(k, dim=1, largest=False)  # (Q, k), nearest first (ties: the lower index first)
+    if exclude is not None:  # fewer than k candidates left: the empty slots are -1, never an excluded item
+        top = top.masked_fill(torch.isinf(dist) & exclude.gather(1, top), -1)
+    return top
 
 
 def recall_at_k(
@@ -138,5 +142,5 @@ def recall_at_k(
     top = retrieve(queries, gallery, max(ks), normalize, exclude)  # (Q, Kmax)
     g_labels = g_labels.to(top.device)
     q_labels = q_labels.to(top.device)
-    hit = (g_labels[top] == q_labels[:, None, :]).all(dim=2)  # (Q, Kmax): retrieved item i is correct
+    hit = (g_labels[top.clamp_min(0)] == q_labels[:, None, :]).all(dim=2) & (top >= 0)  # (Q, Kmax); -1: no item
     return {k: float(hit[:, :k].any(dim=1).double().mean()) for k in ks}
