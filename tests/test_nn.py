@@ -284,7 +284,8 @@ def test_face_network_uses_vgg_face_when_present(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    "module", [facekit.nn, facekit.nn.features, facekit.nn.vggface, facekit.nn.vgg19, facekit.nn.synthfacenet]
+    "module", [facekit.nn, facekit.nn.features, facekit.nn.vggface, facekit.nn.vgg19, facekit.nn.synthfacenet,
+               facekit.nn.dlib_resnet]
 )
 def test_docstring_examples_run(module):
     import warnings

@@ -7,7 +7,9 @@ Feature networks (input: RGB in ``[0, 1]``, ``(B, 3, H, W)``; each normalises in
 * :class:`VGG19`: torchvision's VGG19 layout and ImageNet weights, the loss network of eye-to-face, with an
   optional Caffe-style preprocessing;
 * :class:`SynthFaceNet`: a narrow VGG-16 trained on SynthFaces identities, shipped with facekit; the offline
-  stand-in for VGG-Face.
+  stand-in for VGG-Face on SynthFaces;
+* :class:`DlibFaceNet`: dlib's face-recognition ResNet, read from the ``.dat`` file that the
+  ``face_recognition_models`` package ships: a real, pretrained face network that needs no download.
 
 :func:`face_network` returns VGG-Face when its weights are present and SynthFaceNet otherwise, and says which.
 
@@ -37,6 +39,7 @@ from facekit.nn.features import (
     vgg_stage_names,
 )
 from facekit.nn.synthfacenet import SynthFaceNet
+from facekit.nn.dlib_resnet import DlibFaceNet
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.vgg19 import VGG19, VGG19_LAYER_INDEX
 from facekit.nn.vggface import VGGFace
@@ -53,6 +56,7 @@ __all__ = [
     "VGG19",
     "VGG19_LAYER_INDEX",
     "SynthFaceNet",
+    "DlibFaceNet",
     "face_network",
     "EyeToFace",
     "EyeFaceCritic",
