@@ -11,7 +11,9 @@ Feature networks (input: RGB in ``[0, 1]``, ``(B, 3, H, W)``; each normalises in
 * :class:`DlibFaceNet`: dlib's face-recognition ResNet, read from the ``.dat`` file that the
   ``face_recognition_models`` package ships: a real, pretrained face network that needs no download.
 
-:func:`face_network` returns VGG-Face when its weights are present and SynthFaceNet otherwise, and says which.
+:func:`face_network` returns VGG-Face when its weights are present and otherwise the offline network that measured
+best for the data at hand (DlibFaceNet on real photos, SynthFaceNet on SynthFaces within a CPU budget), and says
+which and why.
 
 Layer names (:mod:`facekit.nn.features`): ``convB_K`` (before the ReLU), ``reluB_K``, ``poolB``; an integer ``l``
 is the papers' "*l*-th convolutional layer", 1-based, and means its ReLU output (``5 -> "relu3_1"``).
@@ -27,7 +29,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from facekit.nn.features import (
     FeatureExtractor,
@@ -58,63 +60,129 @@ __all__ = [
     "SynthFaceNet",
     "DlibFaceNet",
     "face_network",
+    "NETWORKS",
+    "FACE_NETWORK_EVIDENCE",
     "EyeToFace",
     "EyeFaceCritic",
 ]
 
 
+NETWORKS: tuple = ("auto", "vgg_face", "synthface_net", "dlib_face_resnet")
+"""What :func:`face_network` accepts as ``prefer`` (and the ``FACEKIT_NETWORK`` environment variable)."""
+
+FACE_NETWORK_EVIDENCE: Dict[str, str] = {
+    "cnia_synth": (
+        "CNIA on SynthFaces (`OMP_NUM_THREADS=1 python bench/cnia.py --quick --no-speed --threads 1 --network NAME`: "
+        "60 steps, 3 references x CNIA's 6 edits, judged by the SynthFaces oracle), attribute success / identity "
+        "kept: through DlibFaceNet (stage2) the paper's setting 0.667 / 0.167, the reference start 0.889 / 0.778, "
+        "blank start with Adam 0.667 / 0.111, 179 s; through SynthFaceNet (relu3_1) 0.389 / 0.000, 0.556 / 1.000, "
+        "0.556 / 0.000, 45 s (1 thread, shared CPU)"
+    ),
+    "inversion_real": (
+        "feature inversion of the two real photos' chips from CNIA's conv3_1 (`python bench/features.py --only "
+        "dlib`, 100 steps): dlib's HOG detector finds a face in 2 of 2 reconstructions from DlibFaceNet's stage2 and "
+        "in 1 of 2 from SynthFaceNet's relu3_1"
+    ),
+}
+"""The measurements behind :func:`face_network`'s choice, with the commands that produced them."""
+
+
 def face_network(
-    prefer: str = "vgg_face",
+    prefer: Optional[str] = None,
     *,
+    data: Optional[str] = None,
+    profile: Optional[str] = None,
     path: Optional[str] = None,
     include_top: bool = False,
     device: Any = None,
     verbose: bool = True,
 ) -> FeatureNet:
-    """The face network a chapter should use: VGG-Face when its weights are here, else SynthFaceNet.
+    """The face network a chapter should use; it prints which one and why.
+
+    The rule, in order (the figures are in :data:`FACE_NETWORK_EVIDENCE`):
+
+    1. **VGG-Face** (the papers' network) when its weights are here.
+    2. Otherwise, on **real photos** (``FACEKIT_DATA`` other than ``synth``): :class:`DlibFaceNet`, the only
+       offline network trained on real faces. Measured: feature inversion from its conv3_1-equivalent stage keeps
+       a face that a separate detector finds, SynthFaceNet's does not (``inversion_real``).
+    3. On **SynthFaces**, in the ``smoke`` and ``cpu`` profiles: :class:`SynthFaceNet`. Measured: DlibFaceNet
+       gives CNIA better scores on SynthFaces too, but costs about four times the time per step (it resizes every
+       render to 150 px), which takes the chapters past their CPU budgets (``cnia_synth``). In the ``gpu``
+       profile, where no budget binds: DlibFaceNet.
+    4. A network that is chosen but cannot load (``face_recognition_models`` not installed) falls back to the next
+       (SynthFaceNet; random weights only when even its shipped checkpoint is gone, with a warning).
 
     Args:
-        prefer: ``"vgg_face"`` (use VGG-Face if its weights are found) or ``"synthface_net"`` (always use the
-            SynthFaces-trained network).
+        prefer: ``"auto"`` (the rule above), ``"vgg_face"`` (the same: VGG-Face when present), or a network to use
+            whatever the data: ``"synthface_net"``, ``"dlib_face_resnet"``. Default: ``FACEKIT_NETWORK`` if set,
+            else ``"auto"``.
+        data: the data the network will see (default :func:`facekit.config.get_data`).
+        profile: the profile (default :func:`facekit.config.get_profile`).
         path: an explicit file or folder for the VGG-Face weights (see :func:`facekit.hub.find`).
         include_top: for VGG-Face, also load ``fc6``-``fc8`` (only needed for classification or embeddings;
             the perceptual losses use convolutional layers).
         device: where to put the network.
-        verbose: print which network is in use (chapters should show it).
+        verbose: print which network is in use and why (chapters should show it).
 
     Returns:
-        a frozen network in eval mode; ``net.description`` says which network and which weights, and
-        ``net.pretrained_name`` is ``"vgg_face"``, ``"synthface_net"`` or ``None`` (random weights: only when
-        even the shipped SynthFaceNet checkpoint is missing, with a warning).
+        a frozen network in eval mode; ``net.description`` says which network and which weights, and ends with
+        the reason; ``net.pretrained_name`` is ``"vgg_face"``, ``"dlib_face_resnet"``, ``"synthface_net"`` or
+        ``None`` (random weights).
 
     Example:
         >>> net = face_network("synthface_net", verbose=False)
         >>> type(net).__name__
         'SynthFaceNet'
     """
-    from facekit import hub
+    import os
 
-    if prefer not in ("vgg_face", "synthface_net"):
-        raise ValueError(f"prefer must be 'vgg_face' or 'synthface_net'; got {prefer!r}")
-    net: FeatureNet
-    if prefer == "vgg_face" and hub.available("vgg_face", path):
-        net = hub.pretrained("vgg_face", path, include_top=include_top)
+    from facekit import hub
+    from facekit.config import get_data, get_profile
+
+    if prefer is None:
+        prefer = os.environ.get("FACEKIT_NETWORK", "").strip().lower() or "auto"
+    if prefer not in NETWORKS:
+        raise ValueError(f"prefer (or FACEKIT_NETWORK) must be one of {', '.join(NETWORKS)}; got {prefer!r}")
+    data = get_data() if data is None else data
+    profile = get_profile() if profile is None else profile
+    if prefer in ("auto", "vgg_face") and hub.available("vgg_face", path):
+        choice, why = "vgg_face", "its weights are here (the papers' network)"
     else:
-        if prefer == "vgg_face" and path is not None:
+        if prefer in ("auto", "vgg_face") and path is not None:
             hub.find("vgg_face", path)  # an explicit path that does not hold the file is an error, not a fallback
-        if hub.available("synthface_net"):
-            net = hub.pretrained("synthface_net")
+        absent = "VGG-Face weights not found (see facekit.hub.find('vgg_face')); " if prefer in ("auto", "vgg_face") else ""
+        if prefer in ("synthface_net", "dlib_face_resnet"):
+            choice, why = prefer, f"asked for ({prefer!r})"
+        elif data != "synth":
+            choice, why = "dlib_face_resnet", (
+                f"{absent}data {data!r} are real photos: DlibFaceNet is the offline network trained on real faces")
+        elif profile == "gpu":
+            choice, why = "dlib_face_resnet", (
+                f"{absent}on SynthFaces it gives CNIA better scores than SynthFaceNet (bench/cnia.py), and the gpu "
+                "profile has time for it")
         else:
-            warnings.warn(
-                "neither the VGG-Face weights nor the shipped SynthFaceNet checkpoint were found: using a "
-                "SynthFaceNet with RANDOM weights (features are generic, identity scores meaningless). "
-                "Run scripts/train_synthface_net.py or reinstall facekit.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            net = freeze(SynthFaceNet())
-        if prefer == "vgg_face":
-            net.description += " -- VGG-Face weights not found (see facekit.hub.find('vgg_face')), using the stand-in"
+            choice, why = "synthface_net", (
+                f"{absent}on SynthFaces in the {profile!r} profile: DlibFaceNet scores better in CNIA but costs about "
+                "4x the time, beyond this profile's budget (FACEKIT_NETWORK=dlib_face_resnet to use it anyway)")
+        if choice == "dlib_face_resnet" and not hub.available(choice):
+            choice, why = "synthface_net", why + "; but dlib's model file is not installed (pip install " \
+                                                 "face_recognition_models), so the stand-in"
+    net: FeatureNet
+    if choice == "vgg_face":
+        net = hub.pretrained("vgg_face", path, include_top=include_top)
+    elif choice == "dlib_face_resnet":
+        net = hub.pretrained("dlib_face_resnet")
+    elif hub.available("synthface_net"):
+        net = hub.pretrained("synthface_net")
+    else:
+        warnings.warn(
+            "the shipped SynthFaceNet checkpoint was not found: using a SynthFaceNet with RANDOM weights (features "
+            "are generic, identity scores meaningless). Run scripts/train_synthface_net.py or reinstall facekit.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        net = freeze(SynthFaceNet())
+    net.description += f" -- chosen because {why}"
     if device is not None:
         net.to(device)
     if verbose:
