@@ -484,9 +484,9 @@ def dlib_face_chip(
         >>> dlib_face_chip(img, pts).shape
         torch.Size([1, 3, 150, 150])
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a (B, 3, H, W) tensor of RGB in [0, 1]; got {shape}")
+    from facekit.nn.features import check_image
+
+    check_image(images, name="images")  # (B, 3, H, W) float in [0, 1], with a hint for the usual mistakes
     pts = points.detach().cpu().double().numpy() if isinstance(points, torch.Tensor) else np.asarray(points, float)
     if pts.shape == (5, 2):
         pts = pts[None]

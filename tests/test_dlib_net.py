@@ -271,6 +271,10 @@ def test_dlib_chip_geometry_of_the_template_is_the_identity() -> None:
     assert np.allclose(landmarks_68_to_dlib5(np.arange(136.0).reshape(68, 2))[:, 0], [90, 84, 72, 78, 66])
     with pytest.raises(ValueError, match=r"\(B, 5, 2\)"):
         dlib_face_chip(torch.rand(2, 3, 64, 64), pts)
+    with pytest.raises(ValueError, match="0-255"):
+        dlib_face_chip(torch.rand(1, 3, 64, 64) * 255, pts)
+    with pytest.raises(ValueError, match="unsqueeze"):
+        dlib_face_chip(torch.rand(3, 64, 64), pts)
 
 
 # -- gradients -------------------------------------------------------------------------------------------------------
