@@ -8,19 +8,19 @@ descriptor; this module reads the same file **without importing dlib** and rebui
 
 The architecture (dlib's ``examples/dnn_face_recognition_ex.cpp``, ``anet_type``), input a 150 x 150 RGB chip:
 
-=========  ====================================================================  ===================
-stage      layers                                                                output (150 px chip)
-=========  ====================================================================  ===================
+=========  =====================================================================  ====================
+stage      layers                                                                 output (150 px chip)
+=========  =====================================================================  ====================
 ``conv1``  ``con<32,7,7,2,2>`` -> ``affine1`` -> ``relu1`` -> ``pool1``           32 x 35 x 35
            (``max_pool<3,3,2,2>``)
-stage 1    ``res1_1 .. res1_3``: 3 x ``ares<32>``                                32 x 35 x 35
+stage 1    ``res1_1 .. res1_3``: 3 x ``ares<32>``                                 32 x 35 x 35
 stage 2    ``res2_1``: ``ares_down<64>``, ``res2_2 .. res2_4``: 3 x ``ares<64>``  64 x 17 x 17
 stage 3    ``res3_1``: ``ares_down<128>``, ``res3_2, res3_3``                     128 x 8 x 8
 stage 4    ``res4_1``: ``ares_down<256>``, ``res4_2, res4_3``                     256 x 4 x 4
 stage 5    ``res5_1``: ``ares_down<256>``                                         256 x 2 x 2
-head       ``gap`` (``avg_pool_everything``), ``flatten``, ``fc``                128
+head       ``gap`` (``avg_pool_everything``), ``flatten``, ``fc``                 128
            (``fc_no_bias<128>``)
-=========  ====================================================================  ===================
+=========  =====================================================================  ====================
 
 A residual block (``ares``) is ``relu(affine(conv3x3(relu(affine(conv3x3_stride(x))))) + skip(x))``; in
 ``ares_down`` the first convolution has stride 2 and the skip path is ``avg_pool<2,2,2,2>``. ``affine`` is batch
