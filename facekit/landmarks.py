@@ -515,15 +515,17 @@ class DlibDetector(LandmarkDetector):
 
 
 def dlib_face_embedding(image: Any, landmarks: Optional[Any] = None, num_jitters: int = 0) -> np.ndarray:
-    """The 128-D dlib ResNet face embedding (the model behind the ``face_recognition`` package).
+    """The 128-D dlib ResNet face embedding (the model behind the ``face_recognition`` package), by dlib's C++.
 
     Two faces of the same person are usually closer than :data:`DLIB_SAME_PERSON_THRESHOLD` (0.6) in Euclidean
     distance. The network was trained on real photographs; on SynthFaces renders the distances are not calibrated.
+    This is dlib's own code path, the reference for :class:`facekit.nn.DlibFaceNet` (the same network in PyTorch,
+    batched and differentiable), which :class:`facekit.eval.DlibIdentity` uses.
 
     Args:
         image: ``(H, W, 3)`` RGB image (``uint8``, or float in [0, 1]).
-        landmarks: ``(68, 2)`` landmarks of the face to describe; ``None`` detects the largest face with
-            :class:`DlibDetector`.
+        landmarks: ``(68, 2)`` landmarks, or dlib's ``(5, 2)`` (:meth:`DlibDetector.five_points`), of the face to
+            describe; ``None`` detects the largest face with :class:`DlibDetector`.
         num_jitters: dlib re-samples the face this many times with small jitter and averages (0 = once).
 
     Returns:
@@ -541,7 +543,8 @@ def dlib_face_embedding(image: Any, landmarks: Optional[Any] = None, num_jitters
     rgb = as_uint8_rgb(image)
     if landmarks is None:
         landmarks = DlibDetector().detect(rgb)
-    pts = check_landmarks(landmarks)
+    n = 5 if np.shape(landmarks) == (5, 2) else NUM_LANDMARKS  # dlib's chip placement accepts either layout
+    pts = check_landmarks(landmarks, num_points=n)
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
     rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))

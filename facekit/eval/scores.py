@@ -179,7 +179,7 @@ class DlibIdentity(IdentityJudge):
             self.net = hub.pretrained(self.network_name, device=self.device)
         else:
             self.device = torch.device("cpu")
-            self._reference = _dlib_models("embedding")
+            _dlib_models("embedding")  # load dlib's network now: a broken install fails here, not mid-scoring
 
     def independent_of(self, loss_network: Any) -> bool:
         """Whether a method that optimised through ``loss_network`` can be judged fairly by this judge.
@@ -247,15 +247,10 @@ class DlibIdentity(IdentityJudge):
                 chips = dlib_face_chip(images[idx].detach().clamp(0, 1).float(), pts[idx])  # (n, 3, 150, 150)
                 out[idx] = self.net.embed(chips.to(self.device)).double().cpu()
             return out
-        import dlib
+        from facekit.landmarks import dlib_face_embedding
 
-        for i in idx.tolist():
-            rgb = self._uint8(images[i])
-            parts = [dlib.point(int(round(x)), int(round(y))) for x, y in pts[i].tolist()]
-            x0, y0 = (int(v) for v in pts[i].min(0).values.floor())
-            x1, y1 = (int(v) for v in pts[i].max(0).values.ceil())
-            shape = dlib.full_object_detection(dlib.rectangle(x0, y0, x1, y1), parts)
-            out[i] = torch.tensor(list(self._reference.compute_face_descriptor(rgb, shape, self.num_jitters)))
+        for i in idx.tolist():  # dlib's C++, one image at a time
+            out[i] = torch.from_numpy(dlib_face_embedding(self._uint8(images[i]), pts[i].numpy(), self.num_jitters))
         return out
 
     def identity_score(self, a: Tensor, b: Tensor) -> Tensor:
