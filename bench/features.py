@@ -30,15 +30,18 @@ Prints ONE JSON line:
 * ``inversion``: per network (``synthface_net``, ``dlib_face_resnet``), per layer, the inversion experiment on
   ``--faces`` SynthFaces at 64 px (``mse``, ``sse``; ``oracle_kept`` / ``oracle_cosine``: the SynthFaces oracle's
   identity judgement of reconstruction vs reference, a judge independent of both networks) and on the two real
-  photos that ship with packages, as dlib's 150 px chips (``real_mse``; ``real_face_found``: the share in which
-  dlib's HOG detector finds a face, a separate model; ``real_dlib_distance``: DlibFaceNet's distance to the
-  reference, which is NOT an independent judge of the DlibFaceNet rows, flagged by ``real_judge_independent``).
+  photos that ship with packages, as dlib's chips (150 px, or ``--real-size``; ``--real-dir`` takes other photos)
+  (``real_mse``; ``real_face_found``: the share in which dlib's HOG detector finds a face, a separate model, judged
+  at 150 px; ``real_dlib_distance`` and ``real_same_person`` (below 0.6): DlibFaceNet's judgement, which is NOT
+  independent for the DlibFaceNet rows, flagged by ``real_judge_independent``).
   SynthFaceNet's layers are CNIA Table 1's; DlibFaceNet's are its stages, each labelled with the VGG-Face layer it
   stands in for (``vgg_equivalent``, :data:`facekit.nn.dlib_resnet.VGG_BLOCK_TO_STAGE`).
 
 Usage:
     python bench/features.py            # full run (a few minutes on 2 CPU cores)
     python bench/features.py --quick    # fewer identities and steps
+    python bench/features.py --only speed   # DlibFaceNet against dlib's C++ only
+    python bench/features.py --only dlib --real-size 64 --real-dir DIR   # inversion rows on other real photos
 """
 
 from __future__ import annotations
@@ -73,25 +76,41 @@ DLIB_INVERSION_LAYERS: Dict[str, str] = {"relu1": "relu1", "stage1": "res1_3", "
 """DlibFaceNet's stage outputs for the inversion rows (``stage5`` is 2 x 2: nothing of a face is left)."""
 
 
-def real_chips() -> Tuple[torch.Tensor, List[str]]:
-    """dlib's 150 px chips of the real photos that ship with packages: scikit-image's astronaut (Eileen Collins,
-    NASA, public domain) and matplotlib's Grace Hopper. ``(2, 3, 150, 150)`` in [0, 1] and their names."""
+def real_chips(size: int = 150, folder: Union[str, Path, None] = None, limit: int = 8) -> Tuple[torch.Tensor, List[str]]:
+    """dlib's chips of real photos, resized to ``size``: by default the two that ship with packages, scikit-image's
+    astronaut (Eileen Collins, NASA, public domain) and matplotlib's Grace Hopper; or the first ``limit`` images of
+    ``folder`` in which dlib finds a face (e.g. a CelebA folder, for a larger measurement that is never shown).
+    Returns ``(N, 3, size, size)`` in [0, 1] and the names."""
     import numpy as np
+    import torch.nn.functional as F
     from matplotlib.cbook import get_sample_data
     from PIL import Image
     from skimage.data import astronaut
 
     from facekit.align import dlib_face_chip
-    from facekit.landmarks import DlibDetector
+    from facekit.landmarks import DlibDetector, NoFaceFoundError
 
     det = DlibDetector()
-    photos = {"astronaut": astronaut(),
-              "grace_hopper": np.asarray(Image.open(get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))}
-    chips = []
-    for img in photos.values():
+    if folder is None:
+        photos = {"astronaut": astronaut(), "grace_hopper": np.asarray(
+            Image.open(get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))}
+    else:
+        photos = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in sorted(Path(folder).glob("*.jpg"))}
+    chips, names = [], []
+    for name, img in photos.items():
+        try:
+            pts = det.five_points(img)
+        except NoFaceFoundError:
+            continue
         x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
-        chips.append(dlib_face_chip(x, det.five_points(img))[0])
-    return torch.stack(chips), list(photos)
+        chip = dlib_face_chip(x, pts)  # (1, 3, 150, 150)
+        if size != 150:
+            chip = F.interpolate(chip, size=(size, size), mode="bilinear", antialias=size < 150, align_corners=False)
+        chips.append(chip[0].clamp(0, 1))
+        names.append(name)
+        if len(chips) == limit:
+            break
+    return torch.stack(chips), names
 
 
 def inversion_rows(net: FeatureNet, layers: Mapping[str, Union[int, str]], synth: torch.Tensor, real: torch.Tensor,
@@ -103,7 +122,7 @@ def inversion_rows(net: FeatureNet, layers: Mapping[str, Union[int, str]], synth
     independent = not isinstance(net, DlibFaceNet)
     rows: Dict[str, Dict[str, object]] = {}
     with torch.no_grad():
-        real_ref = dlib_net.embed(real)  # (2, 128)
+        real_ref = dlib_net.embed(real)  # (N, 128); chips of another size are resized to 150 inside
     for name, layer in layers.items():
         x, _ = invert_features(net, layer, synth, steps)
         sse = squared_error_255(x, synth)
@@ -114,12 +133,15 @@ def inversion_rows(net: FeatureNet, layers: Mapping[str, Union[int, str]], synth
         if isinstance(net, DlibFaceNet):
             row["vgg_equivalent"] = [f"conv{b}_x" for b, s in VGG_BLOCK_TO_STAGE.items() if s == row["stage"]]
         xr, _ = invert_features(net, layer, real, steps)
-        found = [det.confidence((xi.permute(1, 2, 0).numpy() * 255).round().astype("uint8")) for xi in xr]
+        judged = torch.nn.functional.interpolate(xr, size=(150, 150), mode="bilinear", align_corners=False)
+        found = [det.confidence((xi.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+                 for xi in judged]  # the HOG detector needs faces of about 80 px: judge at the chip's 150 px
         with torch.no_grad():
             dist = (dlib_net.embed(xr) - real_ref).norm(dim=1)
         row.update(real_mse=round(float(squared_error_255(xr, real).mean()) / real[0].numel(), 2),
                    real_face_found=round(sum(f == f for f in found) / len(found), 3),
                    real_dlib_distance=[round(float(d), 3) for d in dist],
+                   real_same_person=round(float((dist < 0.6).float().mean()), 3),
                    real_judge_independent=independent)
         rows[name] = row
     return rows
@@ -181,8 +203,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--weights", default=None, help="a synthface_net.pt other than the shipped one")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", choices=["all", "dlib"], default="all",
-                    help="dlib: only the DlibFaceNet figures and both networks' inversion rows")
+    ap.add_argument("--only", choices=["all", "dlib", "speed"], default="all",
+                    help="dlib: only the DlibFaceNet figures and both networks' inversion rows; speed: only the "
+                         "DlibFaceNet figures")
+    ap.add_argument("--real-size", type=int, default=150, help="side of the real chips in the inversion rows")
+    ap.add_argument("--real-dir", default=None, help="a folder of real photos instead of the two shipped ones")
+    ap.add_argument("--real-limit", type=int, default=8, help="photos taken from --real-dir")
     args = ap.parse_args()
     if args.quick:
         args.ids, args.views, args.steps, args.faces = 30, 6, 30, 2
@@ -195,19 +221,24 @@ def main() -> None:
     dlib_net.check_input = False
     result: Dict[str, object] = {"bench": "features"}
     result.update(dlib_figures(dlib_net, torch.get_num_threads()))
+    if args.only == "speed":
+        result.update(threads=torch.get_num_threads(), wall_s=round(time.time() - t0, 1))
+        print(json.dumps(result))
+        return
 
     # inversion per layer, both networks (CNIA Table 1), on SynthFaces and on real photos
     from facekit.eval import load_oracle
 
     oracle = load_oracle(device="cpu")
-    faces, (real, real_names) = reference_faces(args.faces), real_chips()
+    faces, (real, real_names) = reference_faces(args.faces), real_chips(args.real_size, args.real_dir, args.real_limit)
     inv = {"synthface_net": inversion_rows(net, INVERSION_LAYERS, faces, real, args.steps, oracle, dlib_net),
            "dlib_face_resnet": inversion_rows(dlib_net, DLIB_INVERSION_LAYERS, faces, real, args.steps, oracle,
                                               dlib_net)}
     n = 224 * 224 * 3
     paper = {k: {"sse_1e8": v, "mse": round(v * 1e8 / n, 1)} for k, v in PAPER_SSE_1E8.items()}
+    shown = real_names if args.real_dir is None else f"{len(real_names)} photos of --real-dir"  # names stay private
     result.update(inversion=inv, inversion_setup={
-        "faces": args.faces, "size": 64, "real": real_names, "real_size": 150, "steps": args.steps, "lr": 0.1,
+        "faces": args.faces, "size": 64, "real": shown, "real_size": args.real_size, "steps": args.steps, "lr": 0.1,
         "tv_weight": 16.0, "start": "mid-grey"}, paper_table1=paper)
     if args.only == "dlib":
         result.update(threads=torch.get_num_threads(), wall_s=round(time.time() - t0, 1))

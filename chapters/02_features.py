@@ -596,7 +596,8 @@ if real_net is not None:
 # Read the table from the top (in the `cpu` and `gpu` profiles; the `smoke` profile runs too few steps to rebuild
 # anything). The stem and the first stage keep almost everything, much as VGG-Face's first
 # blocks do. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout but lose its
-# colours and fine texture: what CNIA's identity term needs, since an edit may change details. The deepest stages
+# colours and fine texture (`stage2` also leaves a checkerboard, the trace of its stride-2 convolutions without
+# padding): what CNIA's identity term needs, since an edit may change details. The deepest stages
 # keep what tells people apart and little else; compare what the detector says with the descriptor distance. A
 # small distance to the original with no face in the picture is exactly why an image optimised through this
 # network cannot be judged by this network: `facekit.eval.score_edits` says so (`identity_independent`) and adds

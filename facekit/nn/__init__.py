@@ -80,9 +80,13 @@ FACE_NETWORK_EVIDENCE: Dict[str, str] = {
         "from a blank start (SynthFaceNet never does), keeps it less from the reference start, and takes 3.9x the time"
     ),
     "inversion_real": (
-        "feature inversion of the two real photos' chips from CNIA's conv3_1 (`python bench/features.py --only "
-        "dlib`, 100 steps): dlib's HOG detector finds a face in 2 of 2 reconstructions from DlibFaceNet's stage2 and "
-        "in 1 of 2 from SynthFaceNet's relu3_1"
+        "feature inversion of real faces at the chapters' 64 px from CNIA's conv3_1 (DlibFaceNet stage2 vs "
+        "SynthFaceNet relu3_1; `OMP_NUM_THREADS=1 python bench/features.py --only dlib --threads 1 --faces 1 "
+        "--real-size 64`, plus `--real-dir <8 CelebA images> --real-limit 8`, 150 steps): dlib's HOG detector (a "
+        "separate model) finds a face in 2/2 and 8/8 reconstructions through DlibFaceNet, 1/2 and 7/8 through "
+        "SynthFaceNet; dlib's descriptor, an independent judge of the SynthFaceNet rows only, calls 1/2 and 0/8 of "
+        "SynthFaceNet's reconstructions the same person (no independent real-face judge of DlibFaceNet's exists "
+        "offline: those rows are flagged, not counted)"
     ),
 }
 """The measurements behind :func:`face_network`'s choice, with the commands that produced them."""
@@ -104,8 +108,9 @@ def face_network(
 
     1. **VGG-Face** (the papers' network) when its weights are here.
     2. Otherwise, on **real photos** (``FACEKIT_DATA`` other than ``synth``): :class:`DlibFaceNet`, the only
-       offline network trained on real faces. Measured: feature inversion from its conv3_1-equivalent stage keeps
-       a face that a separate detector finds, SynthFaceNet's does not (``inversion_real``).
+       offline network trained on real faces. Measured (``inversion_real``): rebuilt through CNIA's conv3_1,
+       real faces stay faces for a separate detector more often through DlibFaceNet, and through SynthFaceNet
+       they almost never stay the same person for dlib.
     3. On **SynthFaces**, in the ``smoke`` and ``cpu`` profiles: :class:`SynthFaceNet`. Measured
        (``cnia_synth``): through DlibFaceNet, CNIA succeeds at more edits in every setting and, in the paper's
        blank-start settings, keeps identity where SynthFaceNet never does, but keeps it less from the reference
