@@ -141,14 +141,14 @@ def diat_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, form: str 
 def diat_transform_loss(fake_logits: Tensor, form: str = "minimax") -> Tensor:
     r"""The GAN attribute loss the transform network minimises (DIAT eq. (3), first terms of eq. (7) and (14)).
 
-    ================  ==============================================  ==========================================
-    ``form``          loss (mean over the batch)                      note
-    ================  ==============================================  ==========================================
-    ``"minimax"``     :math:`\log(1 - D(T(x)))`                       the paper's game, corrected; its gradient
-                                                                      vanishes while D rejects T(x) confidently
-    ``"non_saturating"`` :math:`-\log D(T(x))`                        Goodfellow et al.'s practical form
-    ``"as_printed"``  :math:`1 - \log D(T(x))`                         the printed text; = non-saturating + 1
-    ================  ==============================================  ==========================================
+    ======================  =================================  ==================================================
+    ``form``                loss (mean over the batch)         note
+    ======================  =================================  ==================================================
+    ``"minimax"``           :math:`\log(1 - D(T(x)))`          the paper's game, corrected; its gradient vanishes
+                                                               while D rejects T(x) confidently
+    ``"non_saturating"``    :math:`-\log D(T(x))`              Goodfellow et al.'s practical form
+    ``"as_printed"``        :math:`1 - \log D(T(x))`           the printed text; = non-saturating + 1
+    ======================  =================================  ==================================================
 
     Args:
         fake_logits: ``(B,)`` discriminator logits of :math:`T(x)` (with gradient to :math:`T`).

@@ -354,13 +354,12 @@ def std_loss(input: Tensor, target: Tensor, over: str = "image", reduction: str 
 
     .. math::
 
-        L_{std} = rac{1}{3}\sum_{c} igl|\, \sigma_c(y_{pred}) - \sigma_c(y) \,igr|
+        L_{std} = \frac{1}{3}\sum_{c} \bigl|\, \sigma_c(y_{pred}) - \sigma_c(y) \,\bigr|
 
-    * ``over="image"`` (default, against blur): :math:`\sigma_c` is the standard deviation of channel :math:`c`
-      over an image's pixels; one value per image;
-    * ``over="batch"`` (against mode collapse): :math:`\sigma` is taken across the batch at each pixel and
-      channel, and the loss is the mean absolute difference over pixels; one value for the batch (so
-      ``reduction="none"`` is not available).
+    With ``over="image"`` (the default, against blur) :math:`\sigma_c` is the standard deviation of channel
+    :math:`c` over an image's pixels, one value per image. With ``over="batch"`` (against mode collapse)
+    :math:`\sigma` is taken across the batch at each pixel and channel, and the loss is the mean absolute
+    difference over pixels: one value for the whole batch (so ``reduction="none"`` is not available).
 
     Args:
         input: ``(B, C, H, W)`` generated faces :math:`y_{pred}`.

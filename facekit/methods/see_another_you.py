@@ -832,10 +832,11 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
             test image is in the gallery), so the default does too.
 
     Returns:
-        ``{"criterion1": {method: {K: recall}}, "criterion2": ..., "pose_accuracy": float, "by_pose_change":
-        {|delta yaw|: recall@5 (criterion 2, ours_net2)}, "by_pose_change_c1": ..., "queries": (Q,) pair indices,
-        "top": (Q, 5) gallery indices of ours_net2, "generated": (Q, C, S, S), "gallery": Representation,
-        "n_gallery": int}``.
+        a dict: ``criterion1`` and ``criterion2`` map each method to ``{K: recall}``; ``pose_accuracy`` (float);
+        ``by_pose_change`` maps the absolute yaw change to recall@5 (criterion 2, ``ours_net2``) and
+        ``by_pose_change_c1`` the same under criterion 1; ``queries`` holds the ``(Q,)`` pair indices, ``top`` the
+        ``(Q, 5)`` gallery indices retrieved by ``ours_net2``, ``generated`` the ``(Q, C, S, S)`` generated faces,
+        ``gallery`` the gallery's representation and ``n_gallery`` its size.
     """
     from facekit.eval import retrieve
 
