@@ -63,19 +63,28 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, IterableDataset, default_collate
 
+from facekit.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    _atomic_save,
+    _check_state_dict,
+    _non_finite,
+    _read_checkpoint,
+    load_weights,
+    save_weights,
+)
 from facekit.config import get_device, seed_everything
 
 __all__ = [
@@ -88,8 +97,6 @@ __all__ = [
     "save_weights",
 ]
 
-CHECKPOINT_FORMAT = "facekit.train/1"
-"""Value of the ``"format"`` entry of every checkpoint written by :class:`Trainer`."""
 
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 _EPOCH_SEED_MULTIPLIER = 1_000_003
@@ -144,10 +151,6 @@ class TrainingDiverged(RuntimeError):
 
     def __reduce__(self):  # keep the attributes when pickled (e.g. across processes)
         return (type(self), (self.step, self.term, self.value, self.checkpoint, self.checkpoint_step))
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file cannot be read, or does not fit the models it is loaded into. The message names the file."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -270,70 +273,6 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     cuda = state.get("cuda")
     if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
-
-
-def _read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, pickle errors: all mean the same to the user
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-            "the file is corrupt or not a torch checkpoint: delete it and resume from an earlier one"
-        ) from err
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
-    return obj
-
-
-def _check_state_dict(model: nn.Module, state: Mapping[str, Tensor], what: str, path: Path) -> None:
-    """Raise CheckpointError (naming the file) unless ``state`` has exactly the keys and shapes of ``model``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and isinstance(state[k], Tensor) and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-
-        def short(items: Sequence[str]) -> str:
-            return ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
-
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {short(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {short(unexpected)}")
-        if shapes:
-            parts.append(f"shape mismatches: {short(shapes)}")
-        raise CheckpointError(f"checkpoint {path} does not fit {what}: " + "; ".join(parts))
-
-
-def _non_finite(module: nn.Module) -> List[str]:
-    """Names of the floating-point parameters and buffers of ``module`` that hold a NaN or inf."""
-    return [
-        name
-        for name, t in [*module.named_parameters(), *module.named_buffers()]
-        if t.is_floating_point() and not bool(t.detach().isfinite().all())
-    ]
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -805,64 +744,3 @@ def _list_checkpoints(directory: Path) -> List[Path]:
 def _step_of(path: Path) -> int:
     m = _CKPT_RE.match(Path(path).name)
     return int(m.group(1)) if m else -1
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# weights alone (shipped checkpoints)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def save_weights(model: nn.Module, path: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None) -> Path:
-    """Write one model's weights (``{"format", "model", "meta"}``) atomically; what ``facekit/weights/`` ships.
-
-    ``meta`` (plain Python values: step, profile, data, ...) is stored beside the weights.
-    """
-    path = Path(path)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _atomic_save({"format": "facekit.weights/1", "model": state, "meta": dict(meta or {})}, path)
-    return path
-
-
-def load_weights(
-    model: nn.Module, path: Union[str, Path], key: Optional[str] = None, *, strict: bool = True
-) -> nn.Module:
-    """Load one model's weights into ``model`` (in place) and return it.
-
-    ``path`` may be a :class:`Trainer` checkpoint (``key`` names the model; it may be left out when the checkpoint
-    holds one model), a file written by :func:`save_weights`, or a plain ``state_dict``.
-
-    Example:
-        >>> import tempfile, torch
-        >>> from torch import nn
-        >>> src, dst = nn.Linear(3, 2), nn.Linear(3, 2)
-        >>> f = save_weights(src, tempfile.mkdtemp() + "/linear.pt")
-        >>> torch.equal(load_weights(dst, f).weight, src.weight)
-        True
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        CheckpointError: the file is corrupt, ``key`` is not in it, or the keys/shapes do not match ``model``.
-    """
-    path = Path(path)
-    ckpt = _read_checkpoint(path)
-    if ckpt.get("format") == CHECKPOINT_FORMAT or ("models" in ckpt and isinstance(ckpt["models"], dict)):
-        models = ckpt["models"]
-        if key is None:
-            if len(models) != 1:
-                raise CheckpointError(f"checkpoint {path} holds models {sorted(models)}; pass key= to pick one")
-            key = next(iter(models))
-        if key not in models:
-            raise CheckpointError(f"checkpoint {path} has no model {key!r}; it holds {sorted(models)}")
-        state = models[key]
-    elif "model" in ckpt and isinstance(ckpt["model"], dict) and (key is None or key == "model"):
-        state = ckpt["model"]
-    elif key is not None:
-        if key not in ckpt or not isinstance(ckpt[key], dict):
-            raise CheckpointError(f"checkpoint {path} has no entry {key!r}; it holds {sorted(ckpt)[:10]}")
-        state = ckpt[key]
-    else:
-        state = ckpt  # a plain state dict
-    if strict:
-        _check_state_dict(model, state, f"{type(model).__name__}", path)
-    model.load_state_dict(state, strict=strict)
-    return model
