@@ -3,6 +3,8 @@
 * :func:`score_edits`: one row of figures for a batch of attribute edits: attribute success, identity kept,
   other attributes preserved (judged by the SynthFaces :class:`Oracle`, or dlib's embedding for real photos with
   ``identity="dlib"``), and L1 / PSNR / SSIM against exact counterfactuals, inside and outside the attribute mask;
+* :func:`judges_for`: the honest judges for a dataset (the oracle on SynthFaces, dlib's ResNet for identity on
+  real photos; the oracle never judges real photos: :class:`RealPhotoError`);
 * :class:`Oracle` / :func:`load_oracle`: the independent judge, a small ResNet trained by
   ``scripts/train_oracle.py`` and shipped in ``facekit/weights/oracle.pt``;
 * :func:`recall_at_k`: face retrieval as in *Learning to See another You* section 4.1.2;
@@ -19,6 +21,7 @@ Example:
     20.0
 """
 
+from facekit.eval.judges import Judges, RealPhotoError, is_real_data, judges_for
 from facekit.eval.metrics import as_mask, check_pair, l1, mse, psnr, ssim
 from facekit.eval.oracle import Oracle, OracleNet, OracleNotFoundError, load_oracle, oracle_path
 from facekit.eval.retrieval import pairwise_distances, recall_at_k, retrieve
@@ -55,6 +58,11 @@ __all__ = [
     "DlibIdentity",
     "IdentityJudge",
     "DLIB_SAME_PERSON_THRESHOLD",
+    # which judge for which data
+    "Judges",
+    "RealPhotoError",
+    "is_real_data",
+    "judges_for",
     # scoring
     "score_edits",
     "target_matrix",

@@ -232,6 +232,9 @@ class Oracle:
         torch.bool
     """
 
+    domain = "synth"
+    """What it was trained on: SynthFaces renders. It never judges real photos (:mod:`facekit.eval.judges`)."""
+
     score_name = "cosine"
     """What :meth:`identity_score` returns (higher = more alike); names the results column ``identity_cosine``."""
 

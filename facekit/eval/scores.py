@@ -339,6 +339,13 @@ def _nanmean(x: Tensor) -> float:
     return float(x.mean()) if x.numel() else math.nan
 
 
+class _SynthOracleStandIn:
+    domain = "synth"  # stands for the default (not yet loaded) SynthFaces oracle in the checks of score_edits
+
+
+_SYNTH = _SynthOracleStandIn()
+
+
 def score_edits(
     sources: Tensor,
     edits: Tensor,
@@ -347,10 +354,11 @@ def score_edits(
     masks: Optional[Tensor] = None,
     *,
     oracle: Any = None,
-    identity: Union[str, IdentityJudge] = "oracle",
-    judge_attributes: bool = True,
+    identity: Union[str, IdentityJudge, None] = None,
+    judge_attributes: Optional[bool] = None,
     reduction: str = "mean",
     loss_network: Any = None,
+    data: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Score a batch of attribute edits: one row of figures (see the module docstring for every key).
 
@@ -365,12 +373,16 @@ def score_edits(
         masks: optional attribute masks ``(B, 1, H, W)``, ``(B, H, W)`` or ``(H, W)`` (bool, or float > 0.5 =
             inside), e.g. from :func:`facekit.masks.attribute_masks`; needs ``counterfactuals``.
         oracle: the attribute judge (and identity judge for ``identity="oracle"``): an :class:`~facekit.eval.Oracle`
-            or any object with ``attribute_names`` and ``attribute_probabilities(images) -> (B, A)``; default: the
-            shipped SynthFaces oracle (:func:`facekit.eval.load_oracle`).
+            or any object with ``attribute_names`` and ``attribute_probabilities(images) -> (B, A)``; default on
+            SynthFaces: the shipped SynthFaces oracle (:func:`facekit.eval.load_oracle`).
         identity: ``"oracle"`` (SynthFaces), ``"dlib"`` (real photos; :class:`DlibIdentity`), or a judge object
-            with ``identity_score`` and ``same_identity``.
-        judge_attributes: ``False`` skips the attribute figures (``nan``), e.g. on real photos, where the
-            SynthFaces oracle cannot judge attributes.
+            with ``identity_score`` and ``same_identity``; default (``None``): by ``data`` (the oracle on
+            SynthFaces, dlib on real photos).
+        judge_attributes: ``False`` skips the attribute figures (``nan``); default (``None``): judged on
+            SynthFaces, and on real photos only when a real attribute judge is passed as ``oracle``.
+        data: where the images come from: ``"synth"`` or a real dataset (``"celeba"``, ``"lfw"``, ...);
+            ``None`` means ``FACEKIT_DATA`` (:func:`facekit.config.get_data`). The SynthFaces oracle never judges
+            real photos (:mod:`facekit.eval.judges`): asking it to raises :class:`~facekit.eval.RealPhotoError`.
         reduction: ``"mean"``: one row of floats; ``"none"``: per-image tensors ``(B,)`` instead (attribute rates
             per image, identity kept as bool, errors per image).
         loss_network: the network the method optimised through (a :class:`~facekit.nn.FeatureNet`, a
@@ -384,6 +396,7 @@ def score_edits(
     Raises:
         TypeError / ValueError: inputs of the wrong type, shape or range (the message says what was expected).
         KeyError: a target attribute the judge does not know.
+        facekit.eval.RealPhotoError: the SynthFaces oracle asked to judge real photos (``data``).
 
     Shape:
         - sources, edits, counterfactuals: :math:`(B, 3, H, W)`
@@ -408,6 +421,18 @@ def score_edits(
             raise ValueError("masks are used for the errors against counterfactuals: pass counterfactuals= too")
         inside = as_mask(masks, edits, "masks").cpu()  # (B, 1, H, W) bool
 
+    from facekit.eval.judges import check_judge_fits_data, is_real_data
+
+    real = is_real_data(data)
+    if identity is None:
+        identity = "dlib" if real else "oracle"
+    if judge_attributes is None:
+        judge_attributes = not real or oracle is not None
+    if real:  # the SynthFaces oracle never judges real photos (facekit.eval.judges)
+        default = oracle if oracle is not None else _SYNTH
+        check_judge_fits_data(default if judge_attributes else None, data, "attribute")
+        check_judge_fits_data(default if isinstance(identity, str) and identity == "oracle"
+                              else None if isinstance(identity, str) else identity, data, "identity")
     need_oracle = judge_attributes or (isinstance(identity, str) and identity == "oracle")
     if oracle is None and need_oracle:
         from facekit.eval.oracle import load_oracle

@@ -413,7 +413,25 @@ def _default_oracle() -> Any:
     return load_oracle()
 
 
-def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssim: bool = False) -> Dict[str, Any]:
+@functools.lru_cache(maxsize=1)
+def _default_real_judge() -> Any:
+    from facekit.eval import DlibIdentity
+
+    return DlibIdentity()
+
+
+def _identity_judge(oracle: Any, data: Optional[str]) -> Any:
+    """The identity judge for ``data``: the oracle (given or shipped) on SynthFaces, dlib's ResNet on real photos."""
+    from facekit.eval.judges import check_judge_fits_data, is_real_data
+
+    if is_real_data(data):
+        check_judge_fits_data(oracle, data, "identity")
+        return oracle if oracle is not None else _default_real_judge()
+    return oracle if oracle is not None else _default_oracle()
+
+
+def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssim: bool = False,
+                data: Optional[str] = None) -> Dict[str, Any]:
     """Score generated faces against the true faces with :func:`facekit.eval.score_edits`.
 
     The true face plays the "source" of an edit, and its own attributes (as the oracle sees them) are the target,
@@ -426,22 +444,34 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
     * ``l1``, ``psnr`` (and ``ssim`` with ``with_ssim=True``; about 13 ms per 128 px image on one CPU thread):
       pixel errors against the true face (:func:`facekit.eval.l1`, :func:`facekit.eval.psnr`).
 
+    On real photos (``data`` a real dataset) the SynthFaces oracle is not used (:mod:`facekit.eval.judges`):
+    identity is judged by dlib's ResNet (:class:`facekit.eval.DlibIdentity`: ``identity_dlib_distance``), and
+    ``attributes_kept`` / ``others_preserved`` are ``nan`` (not judged).
+
     Args:
         generated, true: ``(B, 3, H, W)`` in [0, 1].
-        oracle: the judge (default: the shipped SynthFaces oracle, :func:`facekit.eval.load_oracle`, loaded once).
+        oracle: the judge (default: the shipped SynthFaces oracle, :func:`facekit.eval.load_oracle`, loaded once;
+            on real photos an identity judge such as :class:`facekit.eval.DlibIdentity`).
         with_ssim: also compute SSIM.
+        data: where the faces come from (``None``: ``FACEKIT_DATA``); ``"synth"`` or a real dataset.
 
     Returns:
         a dict ready for :func:`facekit.eval.record`.
+
+    Raises:
+        facekit.eval.RealPhotoError: the SynthFaces oracle passed as the judge of real photos.
     """
     from facekit.eval import l1, psnr, score_edits, ssim
+    from facekit.eval.judges import is_real_data
 
-    if oracle is None:
-        oracle = _default_oracle()
+    judge = _identity_judge(oracle, data)
     generated = generated.detach().float().cpu().clamp(0, 1)
     true = true.detach().float().cpu()
-    target = oracle.predict_attributes(true).float().cpu()  # (B, A): the true face's attributes
-    row = score_edits(true, generated, target, oracle=oracle)
+    if is_real_data(data):
+        row = score_edits(true, generated, {}, identity=judge, judge_attributes=False, data=data)
+    else:
+        target = judge.predict_attributes(true).float().cpu()  # (B, A): the true face's attributes
+        row = score_edits(true, generated, target, oracle=judge, data="synth")
     row["attributes_kept"] = row.pop("attribute_success")
     row["others_preserved"] = row["attributes_kept"]
     for key in ("target_in_source", "attribute_shift"):  # meaningless here: the source is the true face
@@ -454,7 +484,7 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
 
 
 def identity_check(generated: Tensor, true: Tensor, identity: Tensor, *, oracle: Any = None,
-                   shift: int = 7) -> Dict[str, float]:
+                   shift: int = 7, data: Optional[str] = None) -> Dict[str, float]:
     """How much "identity kept" means: the same judge on pairs that are *not* the same person, and retrieval.
 
     ``identity_kept`` of :func:`score_faces` is a verification at the oracle's threshold. Read it against the
@@ -471,16 +501,18 @@ def identity_check(generated: Tensor, true: Tensor, identity: Tensor, *, oracle:
     Args:
         generated, true: ``(B, 3, H, W)`` in [0, 1].
         identity: ``(B,)`` identity labels of the true faces.
-        oracle: the judge (default: the shipped oracle).
+        oracle: the judge (default: the shipped oracle on SynthFaces, :class:`facekit.eval.DlibIdentity` on real
+            photos); any object with ``same_identity`` and ``embed``.
         shift: offset that pairs each face with another person's.
+        data: where the faces come from (``None``: ``FACEKIT_DATA``).
 
     Returns:
-        the four rates, floats in [0, 1] (``nan`` where no pair of different identities exists).
+        the four rates, floats in [0, 1] (``nan`` where no pair of different identities exists). Faces in which
+        the judge finds no face (dlib, ``nan`` embeddings) are left out of the recall.
     """
     from facekit.eval import recall_at_k
 
-    if oracle is None:
-        oracle = _default_oracle()
+    oracle = _identity_judge(oracle, data)
     generated, true = generated.detach().float().cpu().clamp(0, 1), true.detach().float().cpu()
     identity = torch.as_tensor(identity).cpu()
     other = torch.roll(torch.arange(len(identity)), shift)
@@ -491,8 +523,12 @@ def identity_check(generated: Tensor, true: Tensor, identity: Tensor, *, oracle:
         out["true_vs_other"] = float(oracle.same_identity(true[diff], true[other][diff]).float().mean())
     else:
         out["other_person"] = out["true_vs_other"] = float("nan")
-    q, gal = oracle.embed(generated), oracle.embed(true)
-    out["recall_at_1"] = float(recall_at_k(q, gal, identity, identity, ks=(1,))[1])
+    q, gal = oracle.embed(generated).float(), oracle.embed(true).float()
+    qok, gok = torch.isfinite(q).all(1), torch.isfinite(gal).all(1)  # (B,): a face was found
+    if bool(qok.any()) and bool(gok.any()):
+        out["recall_at_1"] = float(recall_at_k(q[qok], gal[gok], identity[qok], identity[gok], ks=(1,))[1])
+    else:
+        out["recall_at_1"] = float("nan")
     return out
 
 

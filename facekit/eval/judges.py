@@ -1,0 +1,137 @@
+"""Which judge scores which data: the SynthFaces oracle on SynthFaces, real-face networks on real photos.
+
+An edit is scored by two judges: one for the attributes ("does the face now wear glasses?") and one for the
+identity ("is it still the same person?"). Which judges are honest depends on the data:
+
+============  ===============================================  =================================================
+data          attribute judge                                  identity judge
+============  ===============================================  =================================================
+``synth``     the SynthFaces oracle (:func:`load_oracle`),     the oracle's identity embedding (cosine, threshold
+              trained on SynthFaces renders                    calibrated on validation identities)
+real photos   none ships: the attribute figures are ``nan``    dlib's face-recognition ResNet
+(``celeba``,  ("not judged"); pass a real attribute judge      (:class:`~facekit.eval.scores.DlibIdentity`,
+``lfw``, ...) of your own to :func:`score_edits`               same person below 0.6)
+============  ===============================================  =================================================
+
+The oracle never judges real photos. It was trained on renders only, and on pairs of different real CelebA
+people it calls a large share the same person (``tests/test_judges.py`` measures it on real faces when they are
+present): its verdicts on real photos are noise. A call that asks
+for it on real data (``score_edits(..., data="celeba", identity="oracle")``, or an :class:`Oracle` passed as the
+attribute judge) raises :class:`RealPhotoError` instead of returning a number that looks like a result.
+
+Example:
+    >>> judges = judges_for("synth", device="cpu")          # doctest: +SKIP
+    >>> print(judges.describe())                           # doctest: +SKIP
+    judges (synth): attributes by the SynthFaces oracle; identity by the SynthFaces oracle (cosine >= 0.56)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+__all__ = ["RealPhotoError", "Judges", "is_real_data", "judges_for", "check_judge_fits_data"]
+
+
+class RealPhotoError(ValueError):
+    """A judge trained on SynthFaces was asked to judge real photos (its verdicts there are not meaningful)."""
+
+
+def is_real_data(data: Optional[str] = None) -> bool:
+    """``True`` for every dataset of real photographs (every ``FACEKIT_DATA`` value except ``synth``).
+
+    Args:
+        data: a dataset name (:data:`facekit.config.DATASETS`); ``None`` means :func:`facekit.config.get_data`.
+
+    Raises:
+        ValueError: ``data`` is not a known dataset name.
+    """
+    from facekit.config import DATASETS, get_data
+
+    name = get_data() if data is None else str(data).lower()
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {data!r}; use one of: {', '.join(DATASETS)}")
+    return name != "synth"
+
+
+def _trained_on_synthfaces(judge: Any) -> bool:
+    return getattr(judge, "domain", None) == "synth"
+
+
+def check_judge_fits_data(judge: Any, data: Optional[str], role: str) -> None:
+    """Raise :class:`RealPhotoError` when ``judge`` (trained on SynthFaces) is asked to judge real ``data``.
+
+    Args:
+        judge: an attribute or identity judge (any object; those with ``domain == "synth"`` are checked).
+        data: the dataset the images come from (``None``: :func:`facekit.config.get_data`).
+        role: ``"attribute"`` or ``"identity"``, for the message.
+    """
+    if judge is not None and _trained_on_synthfaces(judge) and is_real_data(data):
+        from facekit.config import get_data
+
+        name = get_data() if data is None else data
+        fix = ("identity='dlib' (dlib's face-recognition ResNet, trained on real photos)" if role == "identity"
+               else "judge_attributes=False (the attribute figures are then nan: not judged), or a real attribute "
+               "judge of your own")
+        raise RealPhotoError(
+            f"the SynthFaces oracle was asked to judge the {role} of real photos (data={name!r}); it was trained on "
+            f"SynthFaces renders only and its verdicts on real faces are noise. Use {fix}. If these images are "
+            "SynthFaces renders, say so with data='synth'."
+        )
+
+
+class Judges(NamedTuple):
+    """The judges for one dataset (:func:`judges_for`)."""
+
+    data: str
+    """The dataset they judge."""
+    attributes: Any
+    """The attribute judge (the SynthFaces :class:`~facekit.eval.Oracle`), or ``None``: attributes not judged."""
+    identity: Any
+    """The identity judge: the oracle on SynthFaces, :class:`~facekit.eval.DlibIdentity` on real photos."""
+
+    def describe(self) -> str:
+        """One line: which judge scores what on this data."""
+        if self.attributes is None:
+            attr = "not judged (no attribute judge for real photos ships with facekit; those figures are nan)"
+        else:
+            attr = "by the SynthFaces oracle" if _trained_on_synthfaces(self.attributes) else repr(self.attributes)
+        if _trained_on_synthfaces(self.identity):
+            ident = f"by the SynthFaces oracle (cosine >= {self.identity.threshold:.2f})"
+        elif type(self.identity).__name__ == "DlibIdentity":
+            ident = f"by dlib's face-recognition ResNet (distance < {self.identity.threshold:g})"
+        else:
+            ident = repr(self.identity)
+        return f"judges ({self.data}): attributes {attr}; identity {ident}"
+
+    def score_kwargs(self) -> dict:
+        """The keyword arguments that make :func:`facekit.eval.score_edits` use these judges."""
+        return {"oracle": self.attributes, "identity": self.identity, "judge_attributes": self.attributes is not None,
+                "data": self.data}
+
+
+def judges_for(data: Optional[str] = None, device: Any = None) -> Judges:
+    """The honest judges for ``data``: the SynthFaces oracle on ``synth``, dlib's ResNet for identity on real photos.
+
+    Args:
+        data: a dataset name; ``None`` means :func:`facekit.config.get_data` (``FACEKIT_DATA``).
+        device: where the judges' networks run (default :func:`facekit.config.get_device`).
+
+    Returns:
+        :class:`Judges`; ``judges.describe()`` is the line a chapter prints, ``judges.score_kwargs()`` the
+        arguments for :func:`facekit.eval.score_edits`.
+
+    Raises:
+        ImportError: real data, and dlib or ``face_recognition_models`` is missing (the message says what to install).
+        facekit.eval.OracleNotFoundError: SynthFaces, and the oracle's weights are missing.
+    """
+    from facekit.config import get_data
+
+    name = get_data() if data is None else str(data).lower()
+    if is_real_data(name):
+        from facekit.eval.scores import DlibIdentity
+
+        return Judges(name, None, DlibIdentity(device=device))
+    from facekit.eval.oracle import load_oracle
+
+    oracle = load_oracle(device=device)
+    return Judges(name, oracle, oracle)
