@@ -13,7 +13,9 @@ gpu      Colab and GPU CI               the papers' sizes and steps
 
 The default is ``gpu`` when CUDA is available and ``cpu`` otherwise. The dataset is picked separately with
 ``FACEKIT_DATA`` (default ``synth``, the procedural SynthFaces that ships with the package). Downloaded data and
-weights live under ``FACEKIT_HOME`` (default ``~/.cache/facekit``, or ``$XDG_CACHE_HOME/facekit``).
+weights live under ``FACEKIT_HOME`` (default ``~/.cache/facekit``, or ``$XDG_CACHE_HOME/facekit``); what facekit
+writes (weights, results, checkpoints, caches) goes to ``FACEKIT_CACHE`` when it is set (:func:`cache_dir`), so
+that a dataset folder can stay read-only.
 
 Example:
     >>> import facekit.config as cfg
@@ -149,31 +151,71 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def cache_dir(*parts: str, create: bool = True) -> Path:
-    """Return ``FACEKIT_HOME`` (or a sub-folder of it), creating it unless ``create=False``.
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "facekit"
 
-    Default: ``$XDG_CACHE_HOME/facekit`` or ``~/.cache/facekit``. Datasets go under ``data/``, weights under
-    ``weights/``.
+
+_warned_fallback: set[str] = set()
+
+
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """Return the folder where facekit keeps ``parts`` (e.g. ``"data"``, ``"weights"``), creating it unless
+    ``create=False``.
+
+    Two roots, so that your data may live in a read-only folder:
+
+    * ``FACEKIT_HOME`` (default ``$XDG_CACHE_HOME/facekit`` or ``~/.cache/facekit``): datasets, under
+      ``FACEKIT_HOME/data/<name>``. facekit only reads there (a download you ask for, such as
+      :func:`facekit.data.celeba.download_celeba`, is the one exception);
+    * ``FACEKIT_CACHE`` (default: ``FACEKIT_HOME``): everything facekit writes: ``weights/`` (downloaded
+      weights), ``results/`` (the results table), ``runs/`` (training checkpoints), ``cache/`` (aligned faces).
+
+    When ``FACEKIT_CACHE`` is not set and ``FACEKIT_HOME`` cannot be written (a read-only data folder), writes go
+    to the default folder instead, said once in a warning.
 
     Raises:
         ConfigError: the folder must be created and cannot be (read-only, a file in its place, no permission).
     """
+    import warnings
+
     home = os.environ.get("FACEKIT_HOME", "").strip()
-    if home:
-        root = Path(home).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-        root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "facekit"
+    cache = os.environ.get("FACEKIT_CACHE", "").strip()
+    home_root = Path(home).expanduser() if home else _default_home()
+    is_data = not parts or parts[0] == "data"
+    root = home_root if is_data or not cache else Path(cache).expanduser()
     path = root.joinpath(*parts)
-    if create:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as err:  # read-only folder, a file in the way, no permission
-            where = f"FACEKIT_HOME={home!r}" if home else f"the default cache folder {root}"
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    except OSError as err:  # read-only folder, a file in the way, no permission
+        fallback = _default_home()
+        can_fall_back = (not is_data and not cache and home and root.is_dir() and fallback != root)
+        if not can_fall_back:
+            where = (f"FACEKIT_CACHE={cache!r}" if root != home_root else f"FACEKIT_HOME={home!r}" if home
+                     else f"the default cache folder {root}")
             raise ConfigError(
-                f"cannot create the folder {path} under {where}: {err.strerror or err}. Set FACEKIT_HOME to a folder "
-                "you can write (datasets may stay read-only: facekit only reads under FACEKIT_HOME/data)"
+                f"cannot create the folder {path} under {where}: {err.strerror or err}. Set FACEKIT_CACHE (or "
+                "FACEKIT_HOME) to a folder you can write (datasets may stay read-only: facekit only reads under "
+                "FACEKIT_HOME/data)"
             ) from err
+    if home not in _warned_fallback:
+        _warned_fallback.add(home)
+        warnings.warn(f"FACEKIT_HOME={home!r} cannot be written: facekit reads data from it and writes its "
+                      f"caches and results to {fallback} (set FACEKIT_CACHE to choose)", stacklevel=2)
+    return cache_dir_at(fallback, *parts)
+
+
+def cache_dir_at(root: Path, *parts: str) -> Path:
+    """``root/parts``, created; a :class:`ConfigError` that names the folder when it cannot be."""
+    path = Path(root).joinpath(*parts)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the folder {path}: {err.strerror or err}. Set FACEKIT_CACHE to a folder "
+                          "you can write") from err
     return path
 
 
@@ -207,7 +249,8 @@ def about() -> dict[str, str]:
         info["data"] = get_data()
     except ConfigError as err:
         info["data"] = f"INVALID: {err}"
-    info["cache"] = str(cache_dir(create=False))
+    info["home"] = str(cache_dir("data", create=False).parent)
+    info["cache"] = str(cache_dir("results", create=False).parent)
     width = max(len(k) for k in info)
     for key, value in info.items():
         print(f"{key:<{width}} : {value}")

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _isolated_facekit_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACEKIT_HOME", str(tmp_path_factory.getbasetemp() / "facekit-home"))
+    # what facekit writes goes here, also when a test points FACEKIT_HOME at ../shared/realfaces (read-only data;
+    # the tests run as root on CI, where permissions would not stop a write)
+    monkeypatch.setenv("FACEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "facekit-cache"))
 
 
 @pytest.fixture(autouse=True)

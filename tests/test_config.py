@@ -85,9 +85,14 @@ def test_seed_everything_is_deterministic() -> None:
 
 
 def test_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FACEKIT_CACHE")
     monkeypatch.setenv("FACEKIT_HOME", str(tmp_path / "home"))
     assert config.cache_dir("weights") == tmp_path / "home" / "weights"
     assert (tmp_path / "home" / "weights").is_dir()
+    monkeypatch.setenv("FACEKIT_CACHE", str(tmp_path / "cache"))  # writes elsewhere, data still under FACEKIT_HOME
+    assert config.cache_dir("results") == tmp_path / "cache" / "results"
+    assert config.cache_dir("data", "celeba", create=False) == tmp_path / "home" / "data" / "celeba"
+    monkeypatch.delenv("FACEKIT_CACHE")
     monkeypatch.delenv("FACEKIT_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert config.cache_dir(create=False) == tmp_path / "xdg" / "facekit"
@@ -122,6 +127,7 @@ def test_device_that_this_machine_lacks_is_refused(monkeypatch: pytest.MonkeyPat
 
 
 def test_unwritable_facekit_home_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FACEKIT_CACHE")
     a_file = tmp_path / "home.txt"
     a_file.write_text("not a folder")
     monkeypatch.setenv("FACEKIT_HOME", str(a_file))
@@ -133,5 +139,28 @@ def test_unwritable_facekit_home_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("FACEKIT_HOME", str(tmp_path / "ro"))
     monkeypatch.setattr(Path, "mkdir", refuse)
-    with pytest.raises(config.ConfigError, match="Read-only file system. Set FACEKIT_HOME to a folder you can write"):
+    with pytest.raises(config.ConfigError, match="Read-only file system. Set FACEKIT_CACHE .* to a folder you can"):
         config.cache_dir("results")
+
+
+def test_read_only_facekit_home_reads_data_and_writes_elsewhere(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """A read-only data folder as FACEKIT_HOME (../shared/realfaces): results and caches go to the default folder."""
+    home = tmp_path / "ro"
+    (home / "data").mkdir(parents=True)
+    real_mkdir = Path.mkdir
+
+    def refuse_under_home(self, *args, **kwargs):  # a read-only mount (as root a chmod would not stop the write)
+        if str(self).startswith(str(home)):
+            raise PermissionError(30, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.delenv("FACEKIT_CACHE")
+    monkeypatch.setenv("FACEKIT_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(Path, "mkdir", refuse_under_home)
+    monkeypatch.setattr(config, "_warned_fallback", set())
+    with pytest.warns(UserWarning, match="cannot be written: facekit reads data from it and writes"):
+        assert config.cache_dir("results") == tmp_path / "xdg" / "facekit" / "results"
+    assert config.cache_dir("data", create=False) == home / "data"
+    assert not any(p.name == "results" for p in home.iterdir())
