@@ -490,8 +490,11 @@ def test_lfw_missing_files_and_wrong_images(tmp_path: Path) -> None:
     assert "LFW root folder not found" in message(excinfo) and "lfw_attributes.txt" in message(excinfo)
     assert "vis-www.cs.umass.edu/lfw" in message(excinfo)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetNotFoundError, match=r"LFW attribute file not found: .*empty.lfw_attributes.txt"):
-        LFW(tmp_path / "empty")
+    with pytest.raises(DatasetNotFoundError, match=r"LFW image folder not found: .*empty.lfw"):
+        LFW(tmp_path / "empty")  # identity needs only the images
+    with pytest.raises(DatasetNotFoundError, match=r"target 'attributes' needs the LFW attribute file, which is not "
+                                                   r"found: .*empty.lfw_attributes.txt"):
+        LFW(tmp_path / "empty", targets=["image", "attributes"])
     root = make_lfw(tmp_path / "lfw_root")
     with pytest.raises(DatasetNotFoundError, match=r"LFW image folder not found: .*lfw-deepfunneled") as excinfo:
         LFW(root, image_dir="lfw-deepfunneled")
