@@ -104,6 +104,8 @@ from facekit.data import CATALOG, dataset_status
 
 for name, where in dataset_status().items():
     print(f"{name:9s} {where:14s}" + ("" if where != "not installed" else f"  get it: {CATALOG[name].get_it}"))
+data = facekit.get_data()
+print(f"data: {data} " + ("(SynthFaces, built in)" if data == "synth" else f"(real photos): {dataset_status(data)[data]}"))
 
 # %% [markdown]
 # ## Pretrained networks
