@@ -6,13 +6,11 @@ subset in ``../shared/realfaces`` (read-only) when it exists, with a handful of 
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from torch.utils.data import DataLoader
 
 from facekit.align import CELEBA_FIVE_POINT_TEMPLATE, align_to_celeba, transform_landmarks
