@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -96,17 +97,33 @@ def detect_five_points(image: np.ndarray, detector: Any, max_side: int = WILD_MA
     return (five + 0.5) / scale_xy - 0.5  # pixel centres back to the full-size photo
 
 
+def _writable(path: Path) -> bool:
+    """Whether ``path`` (or, if absent, its nearest existing parent) is meant to be written.
+
+    Its permission bits must allow writing, not only :func:`os.access`: root may write anywhere, but a folder marked
+    read-only (``chmod a-w``, like a shared data kit) must stay untouched.
+    """
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return bool(stat.S_IMODE(path.stat().st_mode) & 0o222) and os.access(path, os.W_OK)
+
+
 def _disk_folder() -> Optional[Path]:
     """``FACEKIT_HOME/cache/five_points`` if it can be created and written, outside ``FACEKIT_HOME/data``."""
     from facekit.config import ConfigError, cache_dir
 
+    target = cache_dir("cache", "five_points", create=False)
+    if not _writable(target):
+        return None  # a read-only FACEKIT_HOME: no disk cache, no error, no write
     try:
         folder = cache_dir("cache", "five_points")
     except (ConfigError, OSError):
-        return None  # a read-only FACEKIT_HOME: no disk cache, no error
+        return None
     data = cache_dir("data", create=False).resolve()
     resolved = folder.resolve()
-    if resolved == data or data in resolved.parents or not os.access(folder, os.W_OK):
+    if resolved == data or data in resolved.parents or not _writable(folder):
         return None
     return folder
 
