@@ -29,7 +29,7 @@ from facekit.data._common import (
     read_image,
 )
 from facekit.data.caspeal import CASPEAL, CASPEAL_ACCESSORIES, caspeal_accessory_pairs, parse_caspeal_name
-from facekit.data.catalog import CATALOG, dataset_status
+from facekit.data.catalog import CATALOG, dataset_status, describe_dataset
 from facekit.data.celeba import CELEBA_ATTRIBUTES, CelebA, download_celeba, read_celeba_attributes
 from facekit.data.ffhq import FFHQ
 from facekit.data.lfw import LFW, LFW_ATTRIBUTES, read_lfw_attributes, read_lfw_pairs
@@ -108,6 +108,7 @@ __all__ = [
     # real datasets
     "CATALOG",
     "dataset_status",
+    "describe_dataset",
     "FacekitDataError",
     "DatasetNotFoundError",
     "AnnotationFormatError",
