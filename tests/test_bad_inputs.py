@@ -152,3 +152,46 @@ def test_nan_pixels_are_refused_by_the_haar_helpers_with_a_count() -> None:
     for call in (haar.to_gray, haar.detect_faces, haar.detect_eyes):
         with pytest.raises(ValueError, match=NAN_MESSAGE):
             call(img)
+
+
+# -- a float64 image to a float32 network (issue 18, item 3) ---------------------------------------------------------
+FLOAT64 = r"is float64 but the network's weights are float32: call x\.float\(\)"
+
+
+def test_float64_images_to_feature_networks_say_call_float() -> None:
+    from facekit.nn import DlibFaceNet, SynthFaceNet, VGG19, FeatureExtractor
+
+    for net, size in ((SynthFaceNet(num_classes=0), 64), (DlibFaceNet(), 150), (VGG19(), 32)):
+        x = torch.rand(1, 3, size, size, dtype=torch.float64)
+        with pytest.raises(TypeError, match=FLOAT64):
+            net(x)  # used to end in torch's "expected scalar type Double but found Float"
+        with pytest.raises(TypeError, match=FLOAT64):
+            net.extract(x, [net.layer_names[0]] if hasattr(net, "layer_names") else [1])
+        net(x.float())  # the fix the message gives works
+    ext = FeatureExtractor(SynthFaceNet(num_classes=0), [4])
+    with pytest.raises(TypeError, match=FLOAT64):
+        ext(torch.rand(1, 3, 64, 64, dtype=torch.float64))
+
+
+def test_float64_eye_to_the_eye_to_face_generator_says_call_float() -> None:
+    g = EyeToFace().eval()
+    eye = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    with pytest.raises(TypeError, match="eye " + FLOAT64):
+        g(eye)
+    with pytest.raises(TypeError, match="eye " + FLOAT64):
+        g.encode(eye)
+    assert g(eye.float()).dtype == torch.float32
+    assert g.double()(eye).dtype == torch.float64  # a network moved to float64 on purpose takes float64 images
+
+
+def test_float64_images_to_diat_and_see_another_you_say_call_float() -> None:
+    from facekit.nn import SeeAnotherYou, TransformNet
+    from facekit.nn.diat import transform_images
+
+    with pytest.raises(TypeError, match="images " + FLOAT64):
+        transform_images(TransformNet(), torch.rand(1, 3, 32, 32, dtype=torch.float64))
+    model = SeeAnotherYou(7, size=32, channels=1)
+    code = torch.eye(7)[:1]
+    with pytest.raises(TypeError, match=FLOAT64):
+        model(torch.rand(1, 1, 32, 32, dtype=torch.float64), code)
+    model(torch.rand(1, 1, 32, 32), code)

@@ -39,10 +39,12 @@ from facekit.nn.features import (
     FeatureExtractor,
     FeatureNet,
     LayerSpec,
+    check_dtype,
     check_image,
     freeze,
     init_vgg_weights,
     vgg_stage_names,
+    weights_dtype,
 )
 from facekit.nn.synthfacenet import SynthFaceNet
 from facekit.nn.dlib_resnet import DlibFaceNet
@@ -57,6 +59,8 @@ __all__ = [
     "FeatureExtractor",
     "LayerSpec",
     "check_image",
+    "check_dtype",
+    "weights_dtype",
     "freeze",
     "init_vgg_weights",
     "vgg_stage_names",

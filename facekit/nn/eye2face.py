@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from facekit.nn.features import check_image
+from facekit.nn.features import check_dtype, check_image
 
 __all__ = ["EyeToFace", "EyeFaceCritic", "conv_group", "conv_block", "count_parameters"]
 
@@ -182,6 +182,7 @@ class EyeToFace(nn.Module):
         if tuple(eye.shape[-2:]) != (self.eye_size, self.eye_size):
             raise ValueError(f"expected {self.eye_size}x{self.eye_size} eye crops (the section III pipeline resizes "
                              f"eyes to {self.eye_size}); got {tuple(eye.shape[-2:])}")
+        check_dtype(eye, self, "eye")  # a float64 eye: say .float(), not torch's "expected scalar type"
 
     def encode(self, eye: Tensor) -> Tensor:
         """:math:`f_e(I_{eye}) = z`. Shape: ``(B, 3, 32, 32) -> (B, C, 2, 2)``."""
@@ -193,7 +194,7 @@ class EyeToFace(nn.Module):
         return torch.sigmoid(self.to_rgb(self.decoder(z)))  # section IV: sigmoid bounds the pixels in [0, 1]
 
     def forward(self, eye: Tensor) -> Tensor:
-        check_image(eye, name="eye")  # a 0-255 or uint8 eye would saturate every output pixel
+        check_image(eye, name="eye", dtype=self)  # a 0-255 or uint8 eye would saturate every output pixel
         return self.decode(self.encode(eye))
 
     def extra_repr(self) -> str:
