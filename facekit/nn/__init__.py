@@ -35,6 +35,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Dict, Optional
 
+from facekit.nn._utils import count_parameters
 from facekit.nn.features import (
     FeatureExtractor,
     FeatureNet,
@@ -60,6 +61,7 @@ __all__ = [
     "LayerSpec",
     "check_image",
     "check_dtype",
+    "count_parameters",
     "weights_dtype",
     "freeze",
     "init_vgg_weights",

@@ -54,7 +54,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from facekit.nn.eye2face import count_parameters
+from facekit.nn._utils import count_parameters
 from facekit.nn.features import check_image
 
 __all__ = [

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from facekit.nn._utils import count_parameters  # noqa: F401  (its old import path: facekit.nn.eye2face)
 from facekit.nn.features import check_dtype, check_image
 
 __all__ = ["EyeToFace", "EyeFaceCritic", "conv_group", "conv_block", "count_parameters"]
@@ -93,11 +94,6 @@ def conv_block(cin: int, cout: int, *, groups: int = 2, transpose: bool = False,
     for _ in range(groups - 1):
         layers += conv_group(cout, cout, negative_slope=negative_slope)
     return nn.Sequential(*layers)
-
-
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters of ``module`` (all of them, or only those with ``requires_grad``)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def _log2(n: int, what: str) -> int:
