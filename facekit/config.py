@@ -43,6 +43,7 @@ __all__ = [
     "by_profile",
     "seed_everything",
     "cache_dir",
+    "home_dir",
     "is_writable",
     "about",
 ]
@@ -174,6 +175,13 @@ def is_writable(path: Path) -> bool:
             return False
         path = path.parent
     return bool(stat.S_IMODE(path.stat().st_mode) & 0o222) and os.access(path, os.W_OK)
+
+
+def home_dir(*parts: str) -> Path:
+    """``FACEKIT_HOME/parts`` (never created): where you put datasets (``data/``) and weight files (``weights/``)
+    by hand. facekit only reads there; see :func:`cache_dir` for where it writes."""
+    home = os.environ.get("FACEKIT_HOME", "").strip()
+    return (Path(home).expanduser() if home else _default_home()).joinpath(*parts)
 
 
 def cache_dir(*parts: str, create: bool = True) -> Path:

@@ -11,8 +11,9 @@ reads a weights or checkpoint file (``facekit.checkpoints``, :func:`facekit.eval
 Where :func:`find` looks, in order:
 
 1. the ``path`` you pass (a file, or a folder that holds the file); if you pass one, nothing else is searched;
-2. the facekit cache, ``facekit.config.cache_dir("weights")`` (``$FACEKIT_HOME/weights``, default
-   ``~/.cache/facekit/weights``);
+2. ``$FACEKIT_HOME/weights`` (default ``~/.cache/facekit/weights``, :func:`facekit.config.home_dir`), where you put
+   files by hand, then ``$FACEKIT_CACHE/weights`` when ``FACEKIT_CACHE`` is set (where downloads go,
+   :func:`facekit.config.cache_dir`);
 3. for torchvision's files, torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where torchvision keeps them;
 4. for files that another Python package ships (dlib's models in ``face_recognition_models``), that package's
    folder, located with ``importlib.util.find_spec`` **without importing it** (``import face_recognition_models``
@@ -44,7 +45,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from facekit.config import cache_dir
+from facekit.config import cache_dir, home_dir
 
 __all__ = [
     "WeightsEntry",
@@ -347,7 +348,9 @@ def search_paths(name: str) -> List[Path]:
         'weights'
     """
     entry = _entry(name)
-    paths = [cache_dir("weights", create=False) / entry.filename]
+    paths = [home_dir("weights") / entry.filename]  # where you put files by hand (FACEKIT_HOME)
+    if cache_dir("weights", create=False) != home_dir("weights"):  # where downloads go (FACEKIT_CACHE)
+        paths.append(cache_dir("weights", create=False) / entry.filename)
     if entry.torch_hub:
         paths.append(Path(torch.hub.get_dir()) / "checkpoints" / entry.filename)
     if entry.package is not None:
@@ -360,7 +363,7 @@ def search_paths(name: str) -> List[Path]:
 
 
 def _not_found(entry: WeightsEntry, looked: List[Path], explicit: Optional[Path] = None) -> WeightsNotFoundError:
-    target = cache_dir("weights", create=False) / entry.filename
+    target = home_dir("weights") / entry.filename
     lines = [f"pretrained weights {entry.name!r} ({entry.description}) are not on this machine."]
     if explicit is not None:
         lines.append(f"  path={str(explicit)!r} was given, but {entry.filename} is not there.")
