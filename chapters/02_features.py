@@ -402,21 +402,44 @@ print(f"our error grows from each layer to the next: {grows} (the paper's does a
 print(f"our largest step: {biggest} (x{jumps[biggest]:.2f}); the paper's: conv2_2 -> conv3_1 "
       f"(x{paper_mse['conv3_1'] / paper_mse['conv2_2']:.2f})")
 
+
+def colour_figures(images):  # (B, 3, H, W) in [0, 1] -> mean RGB per image (0-255), mean saturation (max - min)
+    return images.mean(dim=(2, 3)) * 255, float((images.amax(1) - images.amin(1)).mean())
+
+
+ref_rgb, ref_sat = colour_figures(faces)
+colour_error, saturation_kept = {}, {}
+for n in names:
+    rgb, sat = colour_figures(results[n][0])
+    colour_error[n] = float((rgb - ref_rgb).abs().mean())  # error of the face's mean colour, 0-255
+    saturation_kept[n] = sat / ref_sat  # 1 = as colourful as the reference, 0 = grey
+print("colour error per layer (mean RGB, 0-255): "
+      + ", ".join(f"{n} {colour_error[n]:.1f}" for n in names))
+print("saturation kept per layer (1 = the reference's): "
+      + ", ".join(f"{n} {saturation_kept[n]:.2f}" for n in names))
+colour_lost = saturation_kept[names[-1]] < saturation_kept[names[0]] and colour_error[names[-1]] > colour_error[names[0]]
+print(f"the deepest layer loses more colour than the shallowest (less saturation, larger colour error): {colour_lost}")
+
 # %% [markdown]
-# **Does the trend reproduce, and why (not)?** Read the two lines above the table. The paper's conclusion is that
+# **Does the trend reproduce, and why (not)?** Read the lines printed under the table (`our error grows ...` and
+# `our largest step ...`). The paper's conclusion is that
 # the deeper the layer, the larger the error: "semantic perceptual loss modeled on lower convolutional layer could
 # reconstruct the reference face more accurately". The mechanism is one every VGG-shaped network shares, ours
 # included: each layer mixes a wider neighbourhood into each value, and between conv2_2 and conv3_1 sits a 2x2
 # max-pooling, which halves the resolution of the map and discards *where exactly* inside each 2x2 cell a feature
 # fired. Pixel-exact detail becomes harder to recover, so the reconstruction drifts further from the reference.
-# In the paper the pooling makes the largest step by far (conv2_1 and conv2_2 are almost equal); the second line
-# says where ours is.
+# In the paper the pooling makes the largest step by far (conv2_1 and conv2_2 are almost equal); the
+# `our largest step` line says where ours is.
 #
-# The figure shows a second thing the error table only hints at: in our run the deeper reconstructions also lose the
-# *colours* of the face (compare the skin and the hair with the reference), while its layout survives. A network
-# trained to recognise people under many lights learns to ignore colour and brightness (SynthFaceNet was even
-# trained with brightness and contrast jitter); CNIA makes the same observation about VGG-Face, and adds a colour
-# transfer to its model for that reason (its section 3.3).
+# The figure may show a second thing the error table only hints at: whether the deeper reconstructions also lose
+# the *colours* of the face (compare the skin and the hair with the reference) while its layout survives. The last
+# three printed lines measure it, layer by layer: the error of each face's mean colour, and how much of the
+# reference's saturation the reconstruction keeps; the last of them says whether the deepest layer lost more
+# colour than the shallowest in this run. Where it prints `True`, a plausible explanation, which this chapter does
+# not test, is that a network trained to recognise people under many lights learns to ignore colour and brightness
+# (SynthFaceNet was even trained with brightness and contrast jitter); CNIA makes the same observation about
+# VGG-Face, and adds a colour transfer to its model for that reason (its section 3.3). Where it prints `False`,
+# this run does not show the effect.
 #
 # The absolute numbers are not comparable, for four reasons: (1) the paper's error is that of its *full* model,
 # whose attribute term deliberately adds glasses, so part of its error is the edit, while ours is a pure
@@ -686,9 +709,10 @@ if real_net is not None:
 # - CNIA's content loss, eq. (1), is the squared feature difference of one layer divided by $2C_lH_lW_l$; its
 #   gradient, eq. (2), is the feature difference gated by the ReLU; autograd, `facekit.losses` and finite
 #   differences agree with it.
-# - Inverting one layer's features shows what that layer keeps: the deeper the layer, the further the
-#   reconstruction from the reference, which is why CNIA's identity term uses a middle layer (conv3_1): deep
-#   enough to tolerate an edit, shallow enough to keep the face.
+# - Inverting one layer's features shows what that layer keeps. In CNIA's Table 1 the deeper the layer, the further
+#   the reconstruction from the reference, which is why CNIA's identity term uses a middle layer (conv3_1): deep
+#   enough to tolerate an edit, shallow enough to keep the face. Whether our run follows that at every step, and
+#   whether its deeper layers lose the colours, is what the `grows` and colour lines printed under the table say.
 # - The TV weight $\gamma$ trades noise against blur.
 # - A real face network, dlib's ResNet, runs offline in PyTorch: its middle stages keep a face without its colours,
 #   its descriptor tells people apart and shrugs off mirror images, grey and lighting. An image optimised through a

@@ -72,8 +72,7 @@ from facekit.data.synthfaces import MULTIPIE_YAWS
 from facekit.eval import l1, psnr
 from facekit.losses import completion_loss, generation_loss
 from facekit.methods import see_another_you as say
-from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou, face_network
-from facekit.nn.eye2face import count_parameters
+from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou, count_parameters, face_network
 from facekit.nn.see_another_you import MIDDLE_LAYER, unpool2x2
 from facekit.viz import image_grid, loss_curves, markdown_table
 

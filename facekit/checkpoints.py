@@ -2,8 +2,9 @@
 
 :class:`facekit.train.Trainer` writes full training checkpoints (models, optimisers, schedulers, history, random
 states); :func:`save_weights` writes one model's weights (what ``facekit/weights/`` ships) and
-:func:`load_weights` reads either. Every read goes through ``torch.load(weights_only=True)`` (a file that would run
-code when unpickled is refused) and every error names the file; every write is atomic (a temporary file, then
+:func:`load_weights` reads either. Every read goes through :func:`facekit.hub.read_weights`, facekit's one reader
+of weight files (``torch.load(weights_only=True)``: a file that would run code when unpickled is refused) and every
+error names the file and says what to do; every write is atomic (a temporary file, then
 ``os.replace``), so an interrupted save never leaves a half-written checkpoint. ``from facekit.train import ...``
 keeps working for every public name here.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
+
+from facekit.hub import WeightsError, WeightsFormatError, WeightsKeysError, check_state_dict, read_weights
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "save_weights", "load_weights"]
 
@@ -23,49 +26,36 @@ CHECKPOINT_FORMAT = "facekit.train/1"
 """Value of the ``"format"`` entry of every checkpoint written by :class:`Trainer`."""
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file cannot be read, or does not fit the models it is loaded into. The message names the file."""
+class CheckpointError(WeightsError):
+    """A checkpoint file cannot be read, or does not fit the models it is loaded into. The message names the file.
+
+    A :class:`facekit.hub.WeightsError`: code that catches the hub's errors catches it too.
+    """
+
+
+class CheckpointFormatError(CheckpointError, WeightsFormatError):
+    """The checkpoint is empty, truncated, corrupted, not a PyTorch file, or holds arbitrary Python objects."""
+
+
+class CheckpointKeysError(CheckpointError, WeightsKeysError):
+    """The checkpoint's parameter names or shapes do not match the model."""
 
 
 def _read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, pickle errors: all mean the same to the user
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-            "the file is corrupt or not a torch checkpoint: delete it and resume from an earlier one"
-        ) from err
+    try:  # missing: facekit.hub.WeightsNotFoundError, a FileNotFoundError
+        obj = read_weights(path, what="checkpoint",
+                           remedy="the file is corrupt: delete it and resume from an earlier one (or re-save it)")
+    except WeightsFormatError as err:
+        raise CheckpointFormatError(str(err)) from err.__cause__
     if not isinstance(obj, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
+        raise CheckpointFormatError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
     return obj
 
 
 def _check_state_dict(model: nn.Module, state: Mapping[str, Tensor], what: str, path: Path) -> None:
-    """Raise CheckpointError (naming the file) unless ``state`` has exactly the keys and shapes of ``model``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and isinstance(state[k], Tensor) and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-
-        def short(items: Sequence[str]) -> str:
-            return ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
-
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {short(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {short(unexpected)}")
-        if shapes:
-            parts.append(f"shape mismatches: {short(shapes)}")
-        raise CheckpointError(f"checkpoint {path} does not fit {what}: " + "; ".join(parts))
+    """Raise CheckpointKeysError (naming the file) unless ``state`` has exactly the keys and shapes of ``model``."""
+    check_state_dict(state, model.state_dict(), file=path, what=what, error=CheckpointKeysError)
 
 
 def _non_finite(module: nn.Module) -> List[str]:
@@ -124,8 +114,10 @@ def load_weights(
         True
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        CheckpointError: the file is corrupt, ``key`` is not in it, or the keys/shapes do not match ``model``.
+        facekit.hub.WeightsNotFoundError: the file does not exist (a ``FileNotFoundError``).
+        CheckpointError: the file is corrupt, ``key`` is not in it, or the keys/shapes do not match ``model``
+            (:class:`CheckpointFormatError`, :class:`CheckpointKeysError`: also the hub's
+            :class:`~facekit.hub.WeightsFormatError`, :class:`~facekit.hub.WeightsKeysError`).
     """
     path = Path(path)
     ckpt = _read_checkpoint(path)

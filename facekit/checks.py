@@ -24,7 +24,59 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-__all__ = ["check_pixel_range", "as_float_image"]
+__all__ = ["check_finite", "check_pixel_range", "as_float_image"]
+
+
+def check_finite(x: Any, name: str = "image") -> None:
+    """Raise a ``ValueError`` that says how many values are NaN or infinite, and where the first one is.
+
+    NaN pixels are never turned into black (or anything else) silently: dlib, OpenCV's Haar cascades and the
+    ``uint8`` conversions would all do that. Integer arrays and tensors always pass.
+
+    Args:
+        x: a numpy array or tensor of any shape (an image: ``(H, W, 3)``, ``(3, H, W)``, ``(B, 3, H, W)``).
+        name: how to call it in the error message.
+
+    Raises:
+        ValueError: ``x`` holds NaN or infinite values.
+
+    Example:
+        >>> import numpy as np
+        >>> img = np.zeros((4, 4, 3)); img[2, 1] = np.nan
+        >>> check_finite(img)
+        Traceback (most recent call last):
+        ...
+        ValueError: image has 3 NaN values (1 of the 16 pixels, the first at index (2, 1, 0) of shape (4, 4, 3)). Such pixels would silently turn black (NaN) or saturate (inf): find where they come from (a division by zero, a diverged optimisation), or replace them on purpose with np.nan_to_num / torch.nan_to_num.
+    """
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point() or bool(torch.isfinite(x).all()):
+            return
+        bad = ~torch.isfinite(x.detach().cpu())
+        nan = int(torch.isnan(x.detach().cpu()).sum())
+        a_bad = bad.numpy()
+    else:
+        a = np.asarray(x)
+        if not np.issubdtype(a.dtype, np.floating) or bool(np.isfinite(a).all()):
+            return
+        a_bad = ~np.isfinite(a)
+        nan = int(np.isnan(a).sum())
+    shape = tuple(a_bad.shape)
+    inf = int(a_bad.sum()) - nan
+    what = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else "") if part)
+    first = tuple(int(i) for i in np.argwhere(a_bad)[0])
+    # pixels: the channel axis is the last one of (H, W, C) or the one before H, W of (C, H, W) / (B, C, H, W)
+    if len(shape) == 3 and shape[-1] in (1, 3, 4):
+        per_pixel, n_pix = a_bad.any(axis=-1), shape[0] * shape[1]
+    elif len(shape) >= 3 and shape[-3] in (1, 3, 4):
+        per_pixel, n_pix = a_bad.any(axis=-3), int(np.prod(shape)) // shape[-3]
+    else:
+        per_pixel, n_pix = a_bad, int(np.prod(shape))
+    pixels = f"{int(per_pixel.sum())} of the {n_pix} pixels"
+    raise ValueError(
+        f"{name} has {what} value{'s' if nan + inf != 1 else ''} ({pixels}, the first at index {first} of shape {shape}). Such pixels would silently "
+        "turn black (NaN) or saturate (inf): find where they come from (a division by zero, a diverged optimisation), or replace them on "
+        "purpose with np.nan_to_num / torch.nan_to_num."
+    )
 
 
 def check_pixel_range(x: Any, name: str = "image", tolerance: Optional[float] = 1e-3) -> None:
@@ -55,7 +107,7 @@ def check_pixel_range(x: Any, name: str = "image", tolerance: Optional[float] = 
             raise ValueError(f"{name} is empty (shape {a.shape})")
         lo, hi = float(np.min(a)), float(np.max(a))
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name} contains NaN or inf values")
+        check_finite(x, name)  # says how many and where
     if tolerance is not None and (lo < -tolerance or hi > 1 + tolerance):
         hint = " a 0-255 image? Divide it by 255." if hi > 2 else " Clamp it with .clamp(0, 1) / np.clip(x, 0, 1)."
         raise ValueError(f"{name} has values up to {hi:.4g} but must lie in [0, 1]:{hint}"

@@ -43,6 +43,8 @@ __all__ = [
     "by_profile",
     "seed_everything",
     "cache_dir",
+    "home_dir",
+    "is_writable",
     "about",
 ]
 
@@ -159,6 +161,29 @@ def _default_home() -> Path:
 _warned_fallback: set[str] = set()
 
 
+def is_writable(path: Path) -> bool:
+    """Whether ``path`` (or, if absent, its nearest existing parent) is meant to be written.
+
+    Its permission bits must allow writing, not only :func:`os.access`: root may write anywhere, but a folder marked
+    read-only (``chmod a-w``, like a shared data kit) must stay untouched.
+    """
+    import stat
+
+    path = Path(path)
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return bool(stat.S_IMODE(path.stat().st_mode) & 0o222) and os.access(path, os.W_OK)
+
+
+def home_dir(*parts: str) -> Path:
+    """``FACEKIT_HOME/parts`` (never created): where you put datasets (``data/``) and weight files (``weights/``)
+    by hand. facekit only reads there; see :func:`cache_dir` for where it writes."""
+    home = os.environ.get("FACEKIT_HOME", "").strip()
+    return (Path(home).expanduser() if home else _default_home()).joinpath(*parts)
+
+
 def cache_dir(*parts: str, create: bool = True) -> Path:
     """Return the folder where facekit keeps ``parts`` (e.g. ``"data"``, ``"weights"``), creating it unless
     ``create=False``.
@@ -188,6 +213,8 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
     if not create:
         return path
     try:
+        if not is_data and not cache and home and root.is_dir() and not is_writable(path):
+            raise PermissionError(13, "marked read-only", str(path))  # root could write, but must not
         path.mkdir(parents=True, exist_ok=True)
         return path
     except OSError as err:  # read-only folder, a file in the way, no permission

@@ -1,16 +1,19 @@
 """Pretrained weights: where they come from, where facekit looks for them, and how they are checked.
 
 Every weights file facekit knows has an entry in :data:`REGISTRY` (file name, URL, SHA-256 where known, licence,
-and the class that loads it). :func:`load` finds the file, checks its hash, reads it with
-``torch.load(..., weights_only=True)`` (plain tensors only: a file that would run code when unpickled is refused)
-and checks its keys and shapes against the network; :func:`pretrained` returns the network, frozen and in eval
-mode. Nothing is downloaded unless you pass ``download=True``.
+and the class that loads it). :func:`load` finds the file, checks its hash, reads it with :func:`read_weights`
+(``torch.load(..., weights_only=True)``: plain tensors only, a file that would run code when unpickled is refused)
+and checks its keys and shapes against the network (:func:`check_state_dict`); :func:`pretrained` returns the network, frozen and in eval
+mode. Nothing is downloaded unless you pass ``download=True``. :func:`read_weights` is the one place where facekit
+reads a weights or checkpoint file (``facekit.checkpoints``, :func:`facekit.eval.load_oracle` and
+:func:`facekit.methods.eye2face.load_pretrained` call it too): every failure names the file and says what to do.
 
 Where :func:`find` looks, in order:
 
 1. the ``path`` you pass (a file, or a folder that holds the file); if you pass one, nothing else is searched;
-2. the facekit cache, ``facekit.config.cache_dir("weights")`` (``$FACEKIT_HOME/weights``, default
-   ``~/.cache/facekit/weights``);
+2. ``$FACEKIT_HOME/weights`` (default ``~/.cache/facekit/weights``, :func:`facekit.config.home_dir`), where you put
+   files by hand, then ``$FACEKIT_CACHE/weights`` when ``FACEKIT_CACHE`` is set (where downloads go,
+   :func:`facekit.config.cache_dir`);
 3. for torchvision's files, torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where torchvision keeps them;
 4. for files that another Python package ships (dlib's models in ``face_recognition_models``), that package's
    folder, located with ``importlib.util.find_spec`` **without importing it** (``import face_recognition_models``
@@ -42,7 +45,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from facekit.config import cache_dir
+from facekit.config import cache_dir, home_dir
 
 __all__ = [
     "WeightsEntry",
@@ -63,6 +66,8 @@ __all__ = [
     "load",
     "pretrained",
     "save",
+    "read_weights",
+    "check_state_dict",
     "PACKAGE_WEIGHTS_DIR",
 ]
 
@@ -343,7 +348,9 @@ def search_paths(name: str) -> List[Path]:
         'weights'
     """
     entry = _entry(name)
-    paths = [cache_dir("weights", create=False) / entry.filename]
+    paths = [home_dir("weights") / entry.filename]  # where you put files by hand (FACEKIT_HOME)
+    if cache_dir("weights", create=False) != home_dir("weights"):  # where downloads go (FACEKIT_CACHE)
+        paths.append(cache_dir("weights", create=False) / entry.filename)
     if entry.torch_hub:
         paths.append(Path(torch.hub.get_dir()) / "checkpoints" / entry.filename)
     if entry.package is not None:
@@ -356,7 +363,7 @@ def search_paths(name: str) -> List[Path]:
 
 
 def _not_found(entry: WeightsEntry, looked: List[Path], explicit: Optional[Path] = None) -> WeightsNotFoundError:
-    target = cache_dir("weights", create=False) / entry.filename
+    target = home_dir("weights") / entry.filename
     lines = [f"pretrained weights {entry.name!r} ({entry.description}) are not on this machine."]
     if explicit is not None:
         lines.append(f"  path={str(explicit)!r} was given, but {entry.filename} is not there.")
@@ -483,28 +490,189 @@ def verify(name: str, file: PathLike) -> Path:
     return path
 
 
-def _read_state_dict(file: Path) -> Tuple[Dict[str, Tensor], Dict[str, Any]]:
-    """Read a state dict (or a ``{"state_dict": ..., "config": ...}`` checkpoint) with ``weights_only=True``."""
+def _remedy(name: Optional[str]) -> str:
+    """What to do about a damaged file: for registered weights, where to get them again."""
+    if name is None or name not in REGISTRY:
+        return "re-create it (or download it again), or pass the path of a good copy"
+    entry = REGISTRY[name]
+    if entry.url:
+        return f"delete it and download it again from {entry.url}" + (" (then bunzip2 it)" if entry.url.endswith(".bz2") else "")
+    return "delete it and reinstall facekit (it ships in facekit/weights/), or recreate it with the script in scripts/"
+
+
+def _describe_head(file: Path, head: bytes) -> str:
+    """A guess at what a file that is not a PyTorch file is, from its first bytes and its name."""
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        return ("it is an HTML/XML page: an interrupted or refused download (an error page saved under the file's "
+                "name) looks like this")
+    if head.startswith(b"BZh"):
+        return "it is bzip2-compressed: decompress it first (bunzip2)"
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed: decompress it first (gunzip)"
+    if file.suffix.lower() == ".dat":
+        return ("it looks like a dlib model file (.dat); dlib's face-recognition network is read with "
+                "hub.pretrained('dlib_face_resnet'), its shape predictors by dlib itself")
+    return "an interrupted or refused download, or a file of another program, looks like this"
+
+
+def read_weights(
+    path: PathLike, *, name: Optional[str] = None, what: str = "weights file", remedy: Optional[str] = None
+) -> Any:
+    """Read any weights or checkpoint file: **the one place where facekit calls** ``torch.load``.
+
+    The file is read with ``torch.load(path, map_location="cpu", weights_only=True)``: tensors, numbers, strings
+    and plain containers only. Every failure becomes an error that names the file and says what to do:
+
+    ==============================================  ===============================================================
+    the file ...                                    error
+    ==============================================  ===============================================================
+    does not exist                                  :class:`WeightsNotFoundError` (for a registered ``name``: its
+                                                    URL and the folder to put it in, as :func:`find` says)
+    is empty, truncated or corrupted                :class:`WeightsFormatError`
+    is not a PyTorch file (an HTML page, a .dat)    :class:`WeightsFormatError` (with a guess at what it is)
+    holds arbitrary Python objects                  :class:`WeightsFormatError`: facekit will not unpickle it; the
+                                                    message says how to re-save it as a state dict
+    ==============================================  ===============================================================
+
+    Check the keys and shapes of what it holds with :func:`check_state_dict`.
+
+    Args:
+        path: the file.
+        name: the :data:`REGISTRY` name of the file, if it is a registered one (better advice when it is missing
+            or damaged).
+        what: what the file is, for messages (``"weights file"``, ``"checkpoint"``).
+        remedy: what to do when the file is damaged (default: advice for ``name``, or "re-create it").
+
+    Returns:
+        whatever the file holds (usually a state dict, or a dict holding one).
+
+    Example:
+        >>> import tempfile, torch
+        >>> f = tempfile.mkdtemp() + "/w.pt"
+        >>> torch.save({"weight": torch.ones(2)}, f)
+        >>> read_weights(f)
+        {'weight': tensor([1., 1.])}
+        >>> try:
+        ...     read_weights(f + ".missing")
+        ... except WeightsNotFoundError as err:
+        ...     print(str(err).endswith("w.pt.missing does not exist"))
+        True
+    """
+    file = Path(path).expanduser()
+    todo = remedy or _remedy(name)
+    if not file.is_file():
+        if name is not None and name in REGISTRY:
+            raise _not_found(REGISTRY[name], [file])
+        if file.is_dir():
+            raise WeightsNotFoundError(f"{what} {file} is a folder, not a file: pass the file itself")
+        raise WeightsNotFoundError(f"{what} {file} does not exist")
     with open(file, "rb") as f:
         head = f.read(64)
+    if not head:
+        raise WeightsFormatError(
+            f"{what} {file} is empty (0 bytes): an interrupted download or save leaves this; {todo}"
+        )
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch's zip format, or a legacy pickle
         raise WeightsFormatError(
-            f"{file} is not a PyTorch weights file (it begins with {head[:40]!r}); an interrupted or refused "
-            "download (an HTML error page saved under the file's name) looks like this: download it again"
+            f"{file} is not a PyTorch {what} (it begins with {head[:40]!r}); {_describe_head(file, head)}. {todo[0].upper()}{todo[1:]}."
         )
     try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
+        return torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = str(err)
+        if "WeightsUnpickler error:" not in detail and "Weights only load failed" not in detail:
+            raise WeightsFormatError(
+                f"{what} {file} is truncated or corrupted (UnpicklingError: {detail.splitlines()[0] if detail else ''}); "
+                f"{todo}"
+            ) from err
         if "WeightsUnpickler error:" in detail:
             detail = detail.split("WeightsUnpickler error:", 1)[1].strip().split("\n")[0].split(". Please")[0]
+        else:
+            detail = "an object that is not a tensor or a plain container"
+        # ``from None``: torch's own message advises loading the file another way, which could run arbitrary code
         raise WeightsFormatError(
-            f"{file} was refused: facekit loads weights with torch.load(weights_only=True), which accepts only "
-            f"tensors and plain containers, and this file holds something else ({detail}). Loading it any other "
-            "way could run arbitrary code; if it is a checkpoint of your own, save model.state_dict() instead."
+            f"{what} {file} holds arbitrary Python objects ({detail}), not only tensors and plain containers. "
+            "facekit reads every weights file with torch.load(weights_only=True) and will not unpickle it: "
+            "unpickling such a file can run any code it contains. If you trust its source, re-save its weights as "
+            "a state dict where it was made: torch.save(model.state_dict(), path) (for a checkpoint, keep only "
+            "tensors, numbers, strings and lists/dicts of them)."
+        ) from None
+    except Exception as err:  # a truncated zip, random bytes after a valid header
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise WeightsFormatError(
+            f"{what} {file} is truncated or corrupted ({type(err).__name__}: {first}); {todo}"
         ) from err
-    except Exception as err:  # a truncated file
-        raise WeightsFormatError(f"{file} could not be read as a PyTorch weights file (truncated?): {err}") from err
+
+
+def check_state_dict(
+    state: Mapping[str, Any],
+    expected: Mapping[str, Tensor],
+    *,
+    file: Optional[PathLike] = None,
+    what: str = "the network",
+    optional: Tuple[str, ...] = (),
+    error: Optional[type] = None,
+) -> Dict[str, Any]:
+    """Compare the names and shapes of ``state`` with ``expected`` (a network's ``state_dict()``).
+
+    Keys of an optional head (prefixes in ``optional``) that the network was built without are dropped.
+
+    Args:
+        state: the state dict read from ``file``.
+        expected: the network's own ``state_dict()`` (or one built on the ``meta`` device: shapes only).
+        file: the file ``state`` came from, named in the message.
+        what: the network, for the message.
+        optional: key prefixes of a head that may be absent from the network.
+        error: the exception class to raise (a subclass of :class:`WeightsKeysError`; default that class).
+
+    Returns:
+        ``state`` without those keys.
+
+    Raises:
+        WeightsKeysError: keys are missing or unexpected, or shapes differ; the message names the file and lists a
+            few of each.
+
+    Example:
+        >>> from torch import nn
+        >>> check_state_dict({"weight": torch.zeros(3, 3)}, nn.Linear(3, 2).state_dict(), file="lin.pt",
+        ...                  what="Linear")
+        Traceback (most recent call last):
+        ...
+        facekit.hub.WeightsKeysError: lin.pt does not fit Linear: missing keys: bias; wrong shapes: weight (3, 3) in the file, (2, 3) expected
+        Is it the right file for this network (and the right constructor arguments)?
+    """
+    state = {k: v for k, v in state.items() if k in expected or not k.startswith(optional)} if optional else dict(state)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        k for k in expected
+        if k in state and isinstance(state[k], Tensor) and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or wrong:
+
+        def few(keys: List[str]) -> str:
+            return ", ".join(keys[:5]) + (f", ... ({len(keys)} in all)" if len(keys) > 5 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {few(unexpected)}")
+        if wrong:
+            parts.append("wrong shapes: " + few(
+                [f"{k} {tuple(state[k].shape)} in the file, {tuple(expected[k].shape)} expected" for k in wrong]))
+        where = f"{file}" if file is not None else "the weights file"
+        raise (error or WeightsKeysError)(
+            f"{where} does not fit {what}: " + "; ".join(parts)
+            + "\nIs it the right file for this network (and the right constructor arguments)?"
+        )
+    return state
+
+
+def _read_state_dict(file: Path, name: Optional[str] = None) -> Tuple[Dict[str, Tensor], Dict[str, Any]]:
+    """Read a state dict (or a ``{"state_dict": ..., "config": ...}`` checkpoint) with :func:`read_weights`."""
+    obj = read_weights(file, name=name)
     config: Dict[str, Any] = {}
     if isinstance(obj, Mapping) and "state_dict" in obj:
         config = dict(obj.get("config", {}) or {})
@@ -521,30 +689,11 @@ def _loader_class(entry: WeightsEntry) -> type:
 
 
 def _check_keys(
-    name: str, state: Dict[str, Tensor], expected: Dict[str, Tensor], optional: Tuple[str, ...]
+    name: str, state: Dict[str, Tensor], expected: Dict[str, Tensor], optional: Tuple[str, ...],
+    file: Optional[Path] = None,
 ) -> Dict[str, Tensor]:
     """Compare names and shapes; drop keys of an optional head the network was built without."""
-    state = {k: v for k, v in state.items() if k in expected or not k.startswith(optional)}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        def few(keys: List[str]) -> str:
-            return ", ".join(keys[:5]) + (f", ... ({len(keys)} in all)" if len(keys) > 5 else "")
-
-        lines = [f"the weights file for {name!r} does not match the network:"]
-        if missing:
-            lines.append(f"  missing keys: {few(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected keys: {few(unexpected)}")
-        if wrong:
-            lines.append(
-                "  wrong shapes: "
-                + few([f"{k} {tuple(state[k].shape)} in the file, {tuple(expected[k].shape)} expected" for k in wrong])
-            )
-        lines.append("Is it the right file for this network (and the right constructor arguments)?")
-        raise WeightsKeysError("\n".join(lines))
-    return state
+    return check_state_dict(state, expected, file=file, what=f"the network of {name!r}", optional=optional)
 
 
 def _expected_state(cls: type, kwargs: Mapping[str, Any]) -> Tuple[Dict[str, Tensor], Tuple[str, ...]]:
@@ -578,11 +727,11 @@ def _prepare(name: str, path: Optional[PathLike], check_hash: bool, download: bo
         module, _, func = entry.reader.partition(":")
         state, config = getattr(importlib.import_module(module), func)(file)
     else:
-        state, config = _read_state_dict(file)
+        state, config = _read_state_dict(file, name)
     cls = _loader_class(entry)
     full_kwargs = {**entry.kwargs, **config, **kwargs}
     expected, optional = _expected_state(cls, full_kwargs)
-    state = _check_keys(name, state, expected, optional)
+    state = _check_keys(name, state, expected, optional, file)
     return entry, file, state, cls, full_kwargs
 
 

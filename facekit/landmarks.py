@@ -48,6 +48,8 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
+from facekit.checks import check_finite
+
 __all__ = [
     "IBUG68_GROUPS",
     "NUM_LANDMARKS",
@@ -116,7 +118,8 @@ def as_uint8_rgb(image: ImageLike) -> np.ndarray:
 
     Raises:
         TypeError: not an array / tensor, or an unsupported dtype.
-        ValueError: wrong shape, or float values outside [0, 1].
+        ValueError: wrong shape, float values outside [0, 1], or NaN / infinite pixels (the message says how many
+            and where; they are never turned into black silently).
 
     Example:
         >>> as_uint8_rgb(np.ones((4, 5, 3))).dtype
@@ -145,7 +148,8 @@ def as_uint8_rgb(image: ImageLike) -> np.ndarray:
     if image.dtype == np.uint8:
         return np.ascontiguousarray(image)
     if np.issubdtype(image.dtype, np.floating):
-        lo, hi = float(np.nanmin(image)), float(np.nanmax(image))
+        check_finite(image, "image")  # a NaN pixel must not turn black on its way to dlib
+        lo, hi = float(np.min(image)), float(np.max(image))
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -1e-6 or hi > 1 + 1e-6:
             raise ValueError(
                 f"a float image must hold values in [0, 1]; got range [{lo:.4g}, {hi:.4g}] "

@@ -22,7 +22,7 @@ def test_check_pixel_range_names_the_mistake() -> None:
         check_pixel_range(torch.rand(1, 3, 4, 4) * 255)
     with pytest.raises(TypeError, match="x.float\\(\\) / 255"):
         check_pixel_range(torch.zeros(1, 3, 4, 4, dtype=torch.uint8))
-    with pytest.raises(ValueError, match="NaN or inf"):
+    with pytest.raises(ValueError, match="1 NaN value \\(1 of the 2 pixels"):
         check_pixel_range(np.array([0.5, np.nan]))
     with pytest.raises(ValueError, match="empty"):
         check_pixel_range(np.zeros((0, 3)))
@@ -101,3 +101,97 @@ def test_retrieve_never_returns_or_counts_excluded_items() -> None:
     labels = torch.tensor([0, 1, 2, 3])
     # query 0's right answer (item 0) is excluded: it must not be found through an empty slot
     assert recall_at_k(q, g, torch.tensor([0, 1]), labels, ks=(1, 2), exclude=exclude) == {1: 0.5, 2: 0.5}
+
+
+# -- NaN pixels before dlib and the Haar cascades (issue 18, item 2) ---------------------------------------------------
+def _nan_image() -> np.ndarray:
+    img = np.random.default_rng(0).random((40, 40, 3))
+    img[3, 5, 1] = np.nan
+    img[10:12, 20] = np.nan  # two more pixels, all channels
+    return img
+
+
+NAN_MESSAGE = r"7 NaN values \(3 of the 1600 pixels, the first at index \(3, 5, 1\)"
+
+
+def test_nan_pixels_are_refused_before_dlib() -> None:
+    from facekit.landmarks import as_uint8_rgb
+
+    img = _nan_image()
+    with pytest.raises(ValueError, match=NAN_MESSAGE):
+        as_uint8_rgb(img)  # used to become a black pixel
+    with pytest.raises(ValueError, match=NAN_MESSAGE + r" of shape \(40, 40, 3\)"):  # the (H, W, 3) view dlib gets
+        as_uint8_rgb(torch.from_numpy(img).permute(2, 0, 1))
+    inf = np.random.default_rng(1).random((8, 8, 3))
+    inf[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="1 infinite value"):
+        as_uint8_rgb(inf)
+
+
+def test_nan_pixels_are_refused_by_dlib_identity_uint8() -> None:
+    from facekit.eval.scores import DlibIdentity
+
+    img = torch.from_numpy(_nan_image()).permute(2, 0, 1).float()
+    with pytest.raises(ValueError, match=r"7 NaN values \(3 of the 1600 pixels"):
+        DlibIdentity._uint8(img)  # clamp() kept the NaN, the uint8 cast made it 0
+    assert DlibIdentity._uint8(img.nan_to_num(0.5)).dtype == np.uint8
+
+
+def test_nan_pixels_are_refused_by_the_dlib_detector() -> None:
+    pytest.importorskip("dlib")
+    from facekit.landmarks import DlibDetector
+
+    detector = DlibDetector()
+    for call in (detector.detect_all, detector.five_points, detector.confidence, detector.face_boxes):
+        with pytest.raises(ValueError, match=NAN_MESSAGE):
+            call(_nan_image())
+
+
+def test_nan_pixels_are_refused_by_the_haar_helpers_with_a_count() -> None:
+    img = _nan_image()
+    for call in (haar.to_gray, haar.detect_faces, haar.detect_eyes):
+        with pytest.raises(ValueError, match=NAN_MESSAGE):
+            call(img)
+
+
+# -- a float64 image to a float32 network (issue 18, item 3) ---------------------------------------------------------
+FLOAT64 = r"is float64 but the network's weights are float32: call x\.float\(\)"
+
+
+def test_float64_images_to_feature_networks_say_call_float() -> None:
+    from facekit.nn import DlibFaceNet, SynthFaceNet, VGG19, FeatureExtractor
+
+    for net, size in ((SynthFaceNet(num_classes=0), 64), (DlibFaceNet(), 150), (VGG19(), 32)):
+        x = torch.rand(1, 3, size, size, dtype=torch.float64)
+        with pytest.raises(TypeError, match=FLOAT64):
+            net(x)  # used to end in torch's "expected scalar type Double but found Float"
+        with pytest.raises(TypeError, match=FLOAT64):
+            net.extract(x, [net.layer_names[0]] if hasattr(net, "layer_names") else [1])
+        net(x.float())  # the fix the message gives works
+    ext = FeatureExtractor(SynthFaceNet(num_classes=0), [4])
+    with pytest.raises(TypeError, match=FLOAT64):
+        ext(torch.rand(1, 3, 64, 64, dtype=torch.float64))
+
+
+def test_float64_eye_to_the_eye_to_face_generator_says_call_float() -> None:
+    g = EyeToFace().eval()
+    eye = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    with pytest.raises(TypeError, match="eye " + FLOAT64):
+        g(eye)
+    with pytest.raises(TypeError, match="eye " + FLOAT64):
+        g.encode(eye)
+    assert g(eye.float()).dtype == torch.float32
+    assert g.double()(eye).dtype == torch.float64  # a network moved to float64 on purpose takes float64 images
+
+
+def test_float64_images_to_diat_and_see_another_you_say_call_float() -> None:
+    from facekit.nn import SeeAnotherYou, TransformNet
+    from facekit.nn.diat import transform_images
+
+    with pytest.raises(TypeError, match="images " + FLOAT64):
+        transform_images(TransformNet(), torch.rand(1, 3, 32, 32, dtype=torch.float64))
+    model = SeeAnotherYou(7, size=32, channels=1)
+    code = torch.eye(7)[:1]
+    with pytest.raises(TypeError, match=FLOAT64):
+        model(torch.rand(1, 1, 32, 32, dtype=torch.float64), code)
+    model(torch.rand(1, 1, 32, 32), code)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import doctest
 import hashlib
 
@@ -28,8 +30,17 @@ class _Evil:
 def isolated_cache(tmp_path, monkeypatch):
     """Every test sees an empty facekit cache and an empty torch hub cache."""
     monkeypatch.setenv("FACEKIT_HOME", str(tmp_path / "facekit"))
+    monkeypatch.delenv("FACEKIT_CACHE", raising=False)  # downloads go to FACEKIT_HOME too (test_download_*)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path
+
+
+def test_weights_put_by_hand_in_facekit_home_are_found_when_facekit_cache_is_elsewhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACEKIT_CACHE", str(tmp_path / "writable"))
+    paths = hub.search_paths("vgg_face")
+    assert paths[0] == tmp_path / "facekit" / "weights" / "vgg_face_dag.pth"  # by hand, read-only is fine
+    assert paths[1] == tmp_path / "writable" / "weights" / "vgg_face_dag.pth"  # where a download goes
 
 
 @pytest.fixture(scope="module")

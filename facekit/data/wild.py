@@ -97,22 +97,10 @@ def detect_five_points(image: np.ndarray, detector: Any, max_side: int = WILD_MA
     return (five + 0.5) / scale_xy - 0.5  # pixel centres back to the full-size photo
 
 
-def _writable(path: Path) -> bool:
-    """Whether ``path`` (or, if absent, its nearest existing parent) is meant to be written.
-
-    Its permission bits must allow writing, not only :func:`os.access`: root may write anywhere, but a folder marked
-    read-only (``chmod a-w``, like a shared data kit) must stay untouched.
-    """
-    while not path.exists():
-        if path.parent == path:
-            return False
-        path = path.parent
-    return bool(stat.S_IMODE(path.stat().st_mode) & 0o222) and os.access(path, os.W_OK)
-
-
 def _disk_folder() -> Optional[Path]:
     """``FACEKIT_HOME/cache/five_points`` if it can be created and written, outside ``FACEKIT_HOME/data``."""
     from facekit.config import ConfigError, cache_dir
+    from facekit.config import is_writable as _writable
 
     target = cache_dir("cache", "five_points", create=False)
     if not _writable(target):

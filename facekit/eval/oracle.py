@@ -345,6 +345,9 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
     Raises:
         OracleNotFoundError: a file is missing (the message says how to make it).
         facekit.hub.WeightsHashError: the default file (no ``path``) is not the registered ``oracle.pt``.
+        facekit.hub.WeightsFormatError: the ``.pt`` is empty, truncated, not a PyTorch file or holds arbitrary
+            Python objects (read by :func:`facekit.hub.read_weights`, as every weights file).
+        facekit.hub.WeightsKeysError: its keys or shapes do not fit the network ``oracle.json`` describes.
     """
     pt, meta_file = oracle_path(path)
     for f in (pt, meta_file):
@@ -353,9 +356,9 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
                 f"oracle file {f} not found. The oracle ships with facekit in facekit/weights/; re-create it with "
                 "`python scripts/train_oracle.py` (about 30 minutes on a CPU)."
             )
-    if path is None:  # the registered file: check it is the one its metadata describes
-        from facekit import hub
+    from facekit import hub
 
+    if path is None:  # the registered file: check it is the one its metadata describes
         hub.verify("oracle", pt)
     meta = json.loads(meta_file.read_text())
     cfg = meta["config"]
@@ -367,7 +370,10 @@ def load_oracle(path: Union[str, Path, None] = None, device: Union[str, torch.de
         embedding_dim=cfg["embedding_dim"],
         image_size=cfg["image_size"],
     )
-    state = torch.load(pt, map_location="cpu", weights_only=True)
+    state = hub.read_weights(pt, name="oracle" if path is None else None)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise hub.WeightsFormatError(f"{pt} does not hold a state dict (a mapping of parameter names to tensors)")
+    hub.check_state_dict(state, net.state_dict(), file=pt, what=f"the oracle network described by {meta_file}")
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}  # a float16 copy loads too
     net.load_state_dict(state)
     return Oracle(

@@ -203,6 +203,9 @@ class DlibIdentity(IdentityJudge):
 
     @staticmethod
     def _uint8(img: Tensor) -> np.ndarray:
+        from facekit.checks import check_finite
+
+        check_finite(img, "image")  # clamp() keeps NaN and the uint8 cast turns it into 0: refuse it instead
         rgb = (img.detach().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         return np.ascontiguousarray(rgb)  # (H, W, 3)
 

@@ -564,24 +564,30 @@ def load_pretrained(path: Optional[Union[str, Path]] = None, *, device: Any = No
         the :class:`~facekit.nn.EyeToFace`; ``generator.meta`` holds the JSON figures when present.
 
     Raises:
-        FileNotFoundError: no such file (the message says how to make it).
-        ValueError: the file is not an eye-to-face checkpoint.
+        facekit.hub.WeightsNotFoundError: no such file (a ``FileNotFoundError``; the message says how to make it).
+        facekit.hub.WeightsFormatError: the file is empty, truncated, not a PyTorch file or holds arbitrary Python
+            objects (read by :func:`facekit.hub.read_weights`, as every weights file).
+        ValueError: the file is not an eye-to-face checkpoint (no ``state_dict`` and ``config``).
+        facekit.hub.WeightsKeysError: its keys or shapes do not fit the network its ``config`` describes.
         facekit.hub.WeightsHashError: the default file is not the registered ``eye2face.pt``.
     """
+    from facekit import hub
+
     file = Path(path) if path is not None else WEIGHTS_FILE
     if not file.is_file():
-        raise FileNotFoundError(
+        raise hub.WeightsNotFoundError(
             f"no eye-to-face checkpoint at {file}. It ships with facekit (facekit/weights/eye2face.pt); recreate it "
             "with `python scripts/train_eye2face.py` (see its docstring), or pass path= to your own.")
     if path is None:  # the shipped file: check it is the registered one (facekit.hub, "eye2face")
-        from facekit import hub
-
         hub.verify("eye2face", file)
-    obj = torch.load(file, map_location="cpu", weights_only=True)
+    obj = hub.read_weights(file, name="eye2face" if path is None else None,
+                           remedy="recreate it with `python scripts/train_eye2face.py`, or pass path= to a good copy")
     if not isinstance(obj, dict) or "state_dict" not in obj or "config" not in obj:
         raise ValueError(f"{file} is not an eye-to-face checkpoint (expected the keys 'state_dict' and 'config')")
     generator = EyeToFace(**obj["config"])
-    generator.load_state_dict(obj["state_dict"])  # float16 tensors are cast to the parameters' float32
+    state = hub.check_state_dict(obj["state_dict"], generator.state_dict(), file=file,
+                                 what=f"EyeToFace(**{obj['config']})")
+    generator.load_state_dict(state)  # float16 tensors are cast to the parameters' float32
     meta_file = file.with_suffix(".json")
     generator.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}  # type: ignore[assignment]
     if device is not None:

@@ -35,14 +35,17 @@ from __future__ import annotations
 import warnings
 from typing import Any, Dict, Optional
 
+from facekit.nn._utils import count_parameters
 from facekit.nn.features import (
     FeatureExtractor,
     FeatureNet,
     LayerSpec,
+    check_dtype,
     check_image,
     freeze,
     init_vgg_weights,
     vgg_stage_names,
+    weights_dtype,
 )
 from facekit.nn.synthfacenet import SynthFaceNet
 from facekit.nn.dlib_resnet import DlibFaceNet
@@ -57,6 +60,9 @@ __all__ = [
     "FeatureExtractor",
     "LayerSpec",
     "check_image",
+    "check_dtype",
+    "count_parameters",
+    "weights_dtype",
     "freeze",
     "init_vgg_weights",
     "vgg_stage_names",

@@ -54,7 +54,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from facekit.nn.eye2face import count_parameters
+from facekit.nn._utils import count_parameters
 from facekit.nn.features import check_image
 
 __all__ = [
@@ -315,7 +315,7 @@ def transform_images(net: nn.Module, images: Tensor, *, precision: str = "fp32",
     Returns:
         ``(B, 3, H, W)`` float32 in [0, 1], contiguous, on the images' device.
     """
-    check_image(images, name="images")
+    check_image(images, name="images", dtype=net)
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16'; got {precision!r}")
     was_training = net.training

@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from facekit.nn.features import check_image
+from facekit.nn._utils import count_parameters  # noqa: F401  (its old import path: facekit.nn.eye2face)
+from facekit.nn.features import check_dtype, check_image
 
 __all__ = ["EyeToFace", "EyeFaceCritic", "conv_group", "conv_block", "count_parameters"]
 
@@ -93,11 +94,6 @@ def conv_block(cin: int, cout: int, *, groups: int = 2, transpose: bool = False,
     for _ in range(groups - 1):
         layers += conv_group(cout, cout, negative_slope=negative_slope)
     return nn.Sequential(*layers)
-
-
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters of ``module`` (all of them, or only those with ``requires_grad``)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def _log2(n: int, what: str) -> int:
@@ -182,6 +178,7 @@ class EyeToFace(nn.Module):
         if tuple(eye.shape[-2:]) != (self.eye_size, self.eye_size):
             raise ValueError(f"expected {self.eye_size}x{self.eye_size} eye crops (the section III pipeline resizes "
                              f"eyes to {self.eye_size}); got {tuple(eye.shape[-2:])}")
+        check_dtype(eye, self, "eye")  # a float64 eye: say .float(), not torch's "expected scalar type"
 
     def encode(self, eye: Tensor) -> Tensor:
         """:math:`f_e(I_{eye}) = z`. Shape: ``(B, 3, 32, 32) -> (B, C, 2, 2)``."""
@@ -193,7 +190,7 @@ class EyeToFace(nn.Module):
         return torch.sigmoid(self.to_rgb(self.decoder(z)))  # section IV: sigmoid bounds the pixels in [0, 1]
 
     def forward(self, eye: Tensor) -> Tensor:
-        check_image(eye, name="eye")  # a 0-255 or uint8 eye would saturate every output pixel
+        check_image(eye, name="eye", dtype=self)  # a 0-255 or uint8 eye would saturate every output pixel
         return self.decode(self.encode(eye))
 
     def extra_repr(self) -> str:

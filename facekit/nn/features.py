@@ -43,6 +43,8 @@ __all__ = [
     "FeatureExtractor",
     "freeze",
     "check_image",
+    "check_dtype",
+    "weights_dtype",
     "vgg_stage_names",
     "init_vgg_weights",
 ]
@@ -52,7 +54,59 @@ LayerSpec = Union[str, int]
 the convolutional layer (``5`` -> ``"relu3_1"``)."""
 
 
-def check_image(x: Tensor, *, name: str = "input", tolerance: Optional[float] = 1.0) -> None:
+def weights_dtype(module: nn.Module) -> Optional[torch.dtype]:
+    """The dtype of ``module``'s floating-point weights (its first floating parameter or buffer); ``None`` if none.
+
+    Example:
+        >>> weights_dtype(nn.Linear(2, 2).double())
+        torch.float64
+    """
+    for t in (*module.parameters(), *module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+_CAST = {torch.float32: "x.float()", torch.float64: "x.double()", torch.float16: "x.half()",
+         torch.bfloat16: "x.bfloat16()"}
+
+
+def check_dtype(x: Tensor, dtype: Union[torch.dtype, nn.Module, None], name: str = "input") -> None:
+    """Raise a clear ``TypeError`` when the images' floating dtype differs from the network's weights.
+
+    facekit does **not** convert the images for you: a silent cast would hide where a float64 (or float16) tensor
+    came from, and would quietly turn a network you moved to float64 on purpose (a gradient check) into float32
+    arithmetic. The message says which call fixes it. Nothing is checked inside ``torch.autocast``, which mixes
+    dtypes by design.
+
+    Args:
+        x: the input tensor.
+        dtype: the weights' dtype, or the network itself (see :func:`weights_dtype`); ``None`` skips the check.
+        name: how to call ``x`` in the message.
+
+    Raises:
+        TypeError: ``x`` is floating point of another dtype than the weights.
+
+    Example:
+        >>> check_dtype(torch.rand(1, 3, 8, 8, dtype=torch.float64), torch.float32)
+        Traceback (most recent call last):
+        ...
+        TypeError: input is float64 but the network's weights are float32: call x.float() on the images (facekit does not convert them silently)
+    """
+    if isinstance(dtype, nn.Module):
+        dtype = weights_dtype(dtype)
+    if dtype is None or not x.is_floating_point() or x.dtype == dtype or torch.is_autocast_enabled(x.device.type):
+        return
+    got, want = str(x.dtype).replace("torch.", ""), str(dtype).replace("torch.", "")
+    fix = _CAST.get(dtype, f"x.to(torch.{want})")
+    raise TypeError(f"{name} is {got} but the network's weights are {want}: call {fix} on the images "
+                    "(facekit does not convert them silently)")
+
+
+def check_image(
+    x: Tensor, *, name: str = "input", tolerance: Optional[float] = 1.0,
+    dtype: Union[torch.dtype, nn.Module, None] = None,
+) -> None:
     """Check that ``x`` is a batch of RGB images in ``[0, 1]``, and say what is wrong if it is not.
 
     Args:
@@ -61,9 +115,11 @@ def check_image(x: Tensor, *, name: str = "input", tolerance: Optional[float] = 
         tolerance: how far outside ``[0, 1]`` a value may lie (optimisation may overshoot a little); ``None``
             skips the range check. The default, 1.0, accepts ``[-1, 2]`` and catches the usual mistakes:
             images in 0-255, or images already normalised with a mean and a standard deviation.
+        dtype: the dtype of the network's weights (or the network): a float64 image for float32 weights is refused
+            with a message that says to call ``x.float()`` (see :func:`check_dtype`: no silent conversion).
 
     Raises:
-        TypeError: ``x`` is not a floating-point tensor.
+        TypeError: ``x`` is not a floating-point tensor, or not of ``dtype``.
         ValueError: ``x`` is not ``(B, 3, H, W)``, or its values are far outside ``[0, 1]``.
 
     Shape:
@@ -94,6 +150,7 @@ def check_image(x: Tensor, *, name: str = "input", tolerance: Optional[float] = 
             f"{name} must be a floating-point tensor with values in [0, 1]; got dtype {x.dtype}. "
             "Convert uint8 images with x.float() / 255."
         )
+    check_dtype(x, dtype, name)
     if tolerance is not None and x.numel() > 0:
         lo, hi = (float(v) for v in torch.aminmax(x.detach()))
         if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -261,7 +318,7 @@ class FeatureNet(nn.Module):
         if not names:
             raise ValueError("layers is empty: ask for at least one layer, e.g. ['conv3_1']")
         if self.check_input:
-            check_image(x)
+            check_image(x, dtype=self)
         last = max(self._index[n] for n in names)
         self._check_size(x, last)
         wanted = set(names)

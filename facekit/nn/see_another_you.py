@@ -46,6 +46,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from facekit.nn.features import check_dtype
+
 __all__ = [
     "MIDDLE_LAYER",
     "unpool2x2",
@@ -110,12 +112,14 @@ def he_init(module: nn.Module) -> nn.Module:
     return module
 
 
-def check_images(x: Any, channels: int, size: int, name: str = "x") -> None:
-    """Raise a clear error unless ``x`` is a float ``(B, channels, size, size)`` tensor with finite values."""
+def check_images(x: Any, channels: int, size: int, name: str = "x", dtype: Any = None) -> None:
+    """Raise a clear error unless ``x`` is a float ``(B, channels, size, size)`` tensor (of ``dtype``, the network's
+    weights' dtype or the network, when given: see :func:`facekit.nn.features.check_dtype`)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor (B, {channels}, {size}, {size}); got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor (standardised images); got {x.dtype}")
+    check_dtype(x, dtype, name)
     if x.ndim != 4 or x.shape[1] != channels or tuple(x.shape[2:]) != (size, size):
         raise ValueError(f"{name} must have shape (B, {channels}, {size}, {size}); got {tuple(x.shape)}")
 
@@ -201,7 +205,7 @@ class GenerationNet(nn.Module):
         return self.attribute_encoder(code).view(code.shape[0], self.n_maps, half, half)
 
     def forward(self, x: Tensor, code: Tensor) -> Tensor:
-        check_images(x, self.channels, self.size)
+        check_images(x, self.channels, self.size, dtype=self)
         check_codes(code, self.n_codes, x.shape[0])
         feats = self.image_encoder(x)  # (B, 64, S/2, S/2)
         maps = self.attribute_maps(code)  # (B, 7, S/2, S/2)
@@ -247,8 +251,8 @@ class RefinementNet(nn.Module):
         return {"size": self.size, "channels": self.channels, "kernel_size": self.kernel_size}
 
     def _run(self, x: Tensor, y1: Tensor, stop: str = "") -> Dict[str, Tensor]:
-        check_images(x, self.channels, self.size, "x (the source)")
-        check_images(y1, self.channels, self.size, "y1 (the stage-1 output)")
+        check_images(x, self.channels, self.size, "x (the source)", dtype=self)
+        check_images(y1, self.channels, self.size, "y1 (the stage-1 output)", dtype=self)
         if x.shape[0] != y1.shape[0]:
             raise ValueError(f"x and y1 must hold the same number of images; got {x.shape[0]} and {y1.shape[0]}")
         h = torch.cat([x, y1], dim=1)  # Concat: (B, 2C, S, S)
