@@ -303,25 +303,42 @@ def synth_test_data(task: Union[str, Task], n: int = 64, *, size: int = 64, seed
 
 
 def celeba_task_data(task: Union[str, Task], root: Optional[str] = None, *, size: int = 128,
-                     n_inputs: int = PAPER["input_set"], n_guided: Optional[int] = None, seed: int = 0) -> TaskData:
-    """Section 5.1 on CelebA (aligned): the central 178 x 178 crop resized to ``size`` (the paper: 128 px).
+                     n_inputs: int = PAPER["input_set"], n_guided: Optional[int] = None, seed: int = 0,
+                     split: str = "train", limit: Optional[int] = None) -> TaskData:
+    """Section 5.1 on CelebA: the central 178 x 178 crop of the aligned face, resized to ``size`` (the paper: 128 px).
 
-    The guided set is every train image with the attribute (or ``n_guided`` random ones), the input set
-    ``n_inputs`` random ones without it (:class:`facekit.data.CelebA` reads the files). The k-means landmark-cluster
-    filter of section 5.1 is not applied (the 14 excluded clusters were chosen by eye). There are no 68-point
-    landmarks, so the local enhancer needs a detector's landmarks (``TaskData.input_landmarks``) on this path.
+    The guided set is every image of ``split`` with the task's target value (or ``n_guided`` random ones), the input
+    set ``n_inputs`` random ones without it (:class:`facekit.data.CelebA` reads the files; in-the-wild photos are
+    aligned by facekit, and a subset without a test split gets one made by identity). The k-means
+    landmark-cluster filter of section 5.1 is not applied (the 14 excluded clusters were chosen by eye). There are
+    no 68-point landmarks, so the local enhancer needs a detector's landmarks (``TaskData.input_landmarks``) on this
+    path.
+
+    Args:
+        task: a task name of :data:`TASKS`.
+        root: the CelebA folder (default ``FACEKIT_HOME/data/celeba``).
+        size: output side in pixels.
+        n_inputs, n_guided: sizes of the input and guided sets (``None``: every guided image).
+        seed: the random choice of images.
+        split: the CelebA split to draw from (``"test"`` gives faces of people never trained on).
+        limit: read only the first ``limit`` images of the split (in-the-wild photos cost a face detection each).
+
+    Raises:
+        ValueError: the split has no image with, or none without, the attribute.
     """
     from facekit.data.celeba import CelebA
 
     t = _task(task)
-    ds = CelebA(root, split="train", attributes=[t.attribute], center_crop=178, size=size)
+    ds = CelebA(root, split=split, attributes=[t.attribute], center_crop=178, size=size, limit=limit,
+                targets=("image", "attributes", "identity"))
     has = np.asarray(ds.attributes).reshape(len(ds), -1)[:, 0] > 0  # (N,) bool
     rng = np.random.default_rng(seed)
     pos = np.flatnonzero(has == bool(t.target))
     neg = np.flatnonzero(has != bool(t.target))
     if len(pos) == 0 or len(neg) == 0:
-        raise ValueError(f"CelebA train split has {len(pos)} images with {t.attribute}={t.target} and {len(neg)} "
-                         "without: both sets must be non-empty")
+        raise ValueError(f"CelebA {split} split ({len(ds)} images{'' if limit is None else f', limit={limit}'}) "
+                         f"has {len(pos)} images with {t.attribute}={t.target} and {len(neg)} without: both sets "
+                         "must be non-empty (raise limit, or use another task)")
     if n_guided is not None:
         pos = rng.choice(pos, min(n_guided, len(pos)), replace=False)
     neg = rng.choice(neg, min(n_inputs, len(neg)), replace=False)
