@@ -25,6 +25,8 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -50,6 +52,7 @@ from facekit.data._common import (
 
 __all__ = [
     "LFW_ATTRIBUTES",
+    "LFW_TARGETS",
     "LFW_IMAGE_SIZE",
     "LFW",
     "read_lfw_attributes",
@@ -77,7 +80,7 @@ LFW_IMAGE_SIZE: tuple[int, int] = (250, 250)
 
 LFW_LAYOUT = """\
 <root>/
-    lfw_attributes.txt                   Kumar et al.'s 73 attribute scores
+    lfw_attributes.txt                   Kumar et al.'s 73 attribute scores (only for the 'attributes' target)
     lfw/                                 the images (or lfw-deepfunneled/, lfw_funneled/: pass image_dir=...)
         Aaron_Eckhart/Aaron_Eckhart_0001.jpg
         ...
@@ -90,6 +93,23 @@ How to get LFW:
     (use image_dir="lfw_funneled"); a Kaggle mirror: https://www.kaggle.com/datasets/jessicali9530/lfw-dataset;
   * attributes: https://www.cs.columbia.edu/CAVE/databases/pubfig/download/lfw_attributes.txt
 Put them in <root> (default: FACEKIT_HOME/data/lfw, see facekit.config.cache_dir), then LFW(root)."""
+
+
+LFW_TARGETS: tuple[str, ...] = ("image", "attributes", "identity")
+"""What an :class:`LFW` item can hold (its ``targets`` argument); ``attributes`` brings ``attribute_scores`` too."""
+
+_LFW_NAME = re.compile(r"^(.+)_(\d{4})\.jpg$")
+
+
+def _scan_lfw_images(image_dir: Path) -> list[tuple[str, int]]:
+    """``(person with spaces, imagenum)`` of every ``Name/Name_NNNN.jpg`` under ``image_dir``, sorted."""
+    keys = []
+    for folder in sorted(p for p in image_dir.iterdir() if p.is_dir()):
+        for file in sorted(os.listdir(folder)):
+            match = _LFW_NAME.match(file)
+            if match and match.group(1) == folder.name:
+                keys.append((folder.name.replace("_", " "), int(match.group(2))))
+    return keys
 
 
 def lfw_image_relpath(person: str, imagenum: int) -> str:
@@ -232,7 +252,9 @@ def read_lfw_pairs(path: PathLike) -> list[tuple[str, int, str, int, bool]]:
 class LFW(Dataset):
     """LFW images with Kumar et al.'s 73 attribute scores (raw and binarised), identity and pairs.
 
-    The rows of ``lfw_attributes.txt`` whose image exists define the dataset.
+    The dataset asks only for the files its ``targets`` need: with ``attributes`` (the default when
+    ``lfw_attributes.txt`` is present) the rows of that file whose image exists define the dataset; without it
+    (identity, identity pairs) every ``Name/Name_NNNN.jpg`` of the image folder does.
 
     Args:
         root: the folder with ``lfw_attributes.txt`` and the image folder; ``None`` means
@@ -247,13 +269,17 @@ class LFW(Dataset):
         transform: a callable applied to the ``(3, H, W)`` image tensor last.
         check_size: raise :class:`~facekit.data._common.ImageSizeError` for an image that is not 250x250.
         skip_missing_images: drop rows whose image is absent; with ``False`` a missing image is an error.
+        targets: what each item holds, among :data:`LFW_TARGETS`; default: ``image`` and ``identity``, plus
+            ``attributes`` (and ``attribute_scores``) when ``lfw_attributes.txt`` is present.
 
-    Each item is a dict: ``image`` ``(3, H, W)`` float in ``[0, 1]``; ``attributes`` ``(A,)`` float 0/1;
+    Each item is a dict with the requested targets: ``image`` ``(3, H, W)`` float in ``[0, 1]``; ``attributes``
+    ``(A,)`` float 0/1;
     ``attribute_scores`` ``(A,)`` float raw scores; ``identity`` int64 (index into :attr:`people`); ``person``
     (name with spaces); ``imagenum``; ``filename`` (relative path); ``index``.
 
     Raises:
-        DatasetNotFoundError: the attribute file or the image folder is missing, or no listed image exists.
+        DatasetNotFoundError: the image folder is missing, no listed image exists, or the attribute file is
+            missing while the ``attributes`` target is asked for.
         AnnotationFormatError: the attribute file is malformed.
         ValueError: an unknown attribute name.
 
@@ -266,17 +292,42 @@ class LFW(Dataset):
                  attributes: Optional[Sequence[str]] = None, threshold: float = 0.0,
                  center_crop: Optional[int] = None, size: Union[int, tuple[int, int], None] = None,
                  transform: Optional[Callable] = None, check_size: bool = True,
-                 skip_missing_images: bool = True) -> None:
+                 skip_missing_images: bool = True, targets: Optional[Sequence[str]] = None) -> None:
         self.root = Path(root).expanduser() if root is not None else cache_dir("data", create=False) / "lfw"
         if not self.root.is_dir():
             raise DatasetNotFoundError(
                 f"LFW root folder not found: {self.root}\nExpected layout:\n"
                 + "\n".join("    " + line for line in LFW_LAYOUT.splitlines()) + "\n" + LFW_HOWTO)
+        if targets is not None:
+            unknown = [t for t in targets if t not in LFW_TARGETS]
+            if unknown or not targets:
+                raise ValueError(f"unknown target(s) {unknown}; choose among: {', '.join(LFW_TARGETS)}")
         self.attributes_file = self.root / "lfw_attributes.txt"
-        all_names, keys, scores = read_lfw_attributes(self.attributes_file)
+        self.has_attributes = self.attributes_file.exists()
+        if targets is None:
+            targets = [t for t in LFW_TARGETS if t != "attributes" or self.has_attributes]
+        elif "attributes" in targets and not self.has_attributes:
+            raise DatasetNotFoundError(
+                f"target 'attributes' needs the LFW attribute file, which is not found: {self.attributes_file}. "
+                "Download it from https://www.cs.columbia.edu/CAVE/databases/pubfig/download/lfw_attributes.txt "
+                "into that folder, or leave 'attributes' out of targets (identity and pairs need only the images).")
+        if attributes is not None and "attributes" not in targets:
+            raise ValueError("attributes=... selects attribute columns, but 'attributes' is not in targets"
+                             + ("" if self.has_attributes else f" (and {self.attributes_file} is not found)"))
+        self.targets: list[str] = list(dict.fromkeys(targets))
         self.image_dir = require_dir(self.root / image_dir, "LFW image folder", LFW_LAYOUT,
                                      LFW_HOWTO + f"\n(Or pass image_dir=... if your images are in another folder "
                                      f"of {self.root}.)")
+        if "attributes" in self.targets:
+            all_names, keys, scores = read_lfw_attributes(self.attributes_file)
+        else:  # identity only: the images define the dataset
+            all_names, keys = [], _scan_lfw_images(self.image_dir)
+            scores = np.zeros((len(keys), 0), np.float32)
+            if not keys:
+                raise DatasetNotFoundError(
+                    f"no LFW image (named like Aaron_Eckhart/Aaron_Eckhart_0001.jpg) in {self.image_dir}\n"
+                    "Expected layout:\n" + "\n".join("    " + line for line in LFW_LAYOUT.splitlines())
+                    + "\n" + LFW_HOWTO)
         self.size = parse_size(size)
         self.center_crop = center_crop
         self.transform = transform
@@ -330,8 +381,7 @@ class LFW(Dataset):
             raise KeyError(f"{person!r} image {imagenum} is not in this LFW dataset")
         return self._index_of[key]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        person, imagenum = self.keys[index]
+    def _image(self, index: int) -> torch.Tensor:
         image = read_image(self.image_dir / self.filenames[index], LFW_IMAGE_SIZE if self.check_size else None,
                            size_hint="LFW images are all 250x250; pass check_size=False to accept others.")
         height, width = image.shape[:2]
@@ -340,16 +390,19 @@ class LFW(Dataset):
         tensor = image_to_tensor(image)  # (3, H, W)
         if self.transform is not None:
             tensor = self.transform(tensor)
-        return {
-            "image": tensor,
-            "attributes": self.attributes[index].clone(),
-            "attribute_scores": self.scores[index].clone(),
-            "identity": self.identities[index].clone(),
-            "person": person,
-            "imagenum": imagenum,
-            "filename": self.filenames[index],
-            "index": index,
-        }
+        return tensor
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        person, imagenum = self.keys[index]
+        tensor = self._image(index) if "image" in self.targets else None
+        item: dict[str, Any] = {"image": tensor} if "image" in self.targets else {}
+        if "attributes" in self.targets:
+            item["attributes"] = self.attributes[index].clone()
+            item["attribute_scores"] = self.scores[index].clone()
+        if "identity" in self.targets:
+            item["identity"] = self.identities[index].clone()
+        item.update(person=person, imagenum=imagenum, filename=self.filenames[index], index=index)
+        return item
 
     def pairs(self, num_same: int, num_different: int, seed: int = 0) -> list[tuple[int, int, bool]]:
         """Sample ``(i, j, same_person)`` index pairs by identity (see :func:`facekit.data._common.identity_pairs`).
