@@ -446,7 +446,9 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
 
     On real photos (``data`` a real dataset) the SynthFaces oracle is not used (:mod:`facekit.eval.judges`):
     identity is judged by dlib's ResNet (:class:`facekit.eval.DlibIdentity`: ``identity_dlib_distance``), and
-    ``attributes_kept`` / ``others_preserved`` are ``nan`` (not judged).
+    ``attributes_kept`` / ``others_preserved`` are ``nan`` (not judged). A generated face in which dlib finds no
+    face counts as not kept; ``face_found`` (and ``true_face_found``, for the true faces) is the share of faces in
+    which dlib's detector finds one (with a judge that has ``face_confidence``).
 
     Args:
         generated, true: ``(B, 3, H, W)`` in [0, 1].
@@ -469,6 +471,9 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
     true = true.detach().float().cpu()
     if is_real_data(data):
         row = score_edits(true, generated, {}, identity=judge, judge_attributes=False, data=data)
+        if hasattr(judge, "face_confidence"):  # dlib: a blurry generated face may hold no face it can find
+            row["face_found"] = float((~torch.isnan(judge.face_confidence(generated))).double().mean())
+            row["true_face_found"] = float((~torch.isnan(judge.face_confidence(true))).double().mean())
     else:
         target = judge.predict_attributes(true).float().cpu()  # (B, A): the true face's attributes
         row = score_edits(true, generated, target, oracle=judge, data="synth")
