@@ -757,6 +757,11 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #
 # - **Data.** The paper keeps 15,000 pairs from 7,500 CelebA images and does not say how many it tried; our yield
 #   (above) is on renders with every yaw from -45 to 45 degrees, where profile views fail the frontal cascade.
+# - **Real photos.** With `FACEKIT_DATA=celeba` the pipeline runs on real CelebA photos, as in the paper, and the
+#   gap table says how much of the shipped generator's figures on renders survive on real eyes; the fine-tuning
+#   table says how much a short run on real pairs recovers. Its identity judge there is dlib's network, whose
+#   false-match rate on these crops is in the same table; a generated face in which dlib finds no face counts as
+#   not kept.
 # - **Loss network.** Offline we use SynthFaceNet (19 layers, focus 9), not ImageNet VGG19 (22 layers, focus 10):
 #   the balanced loss and the weights are the same functions, but the features differ. On Colab with the VGG19
 #   weights, `loss_network()` switches to torchvision's VGG19 with that file's own preprocessing, not the paper's
