@@ -254,3 +254,53 @@ def test_shipped_checkpoint_beats_the_untrained_network(synth_pairs, tmp_path):
     assert torch.allclose(e2f.generate(again, pairs.eyes[:2]), e2f.generate(g, pairs.eyes[:2]), atol=1e-2)
     with pytest.raises(FileNotFoundError, match="train_eye2face"):
         e2f.load_pretrained(tmp_path / "missing.pt")
+
+
+class _FakeRealJudge:
+    """A stand-in for DlibIdentity: 'finds a face' in images whose mean is above 0.5, same person when close."""
+
+    score_name = "dlib_distance"
+    threshold = 0.1
+
+    def face_confidence(self, images):
+        m = images.flatten(1).mean(1).double()
+        return torch.where(m > 0.5, m, torch.full_like(m, float("nan")))
+
+    def identity_score(self, a, b):
+        d = (a - b).flatten(1).abs().mean(1).double()
+        return torch.where(torch.isnan(self.face_confidence(a) + self.face_confidence(b)), float("nan"), d)
+
+    def same_identity(self, a, b):
+        return self.identity_score(a, b) < 0.1  # nan (no face) is never the same person
+
+    def embed(self, images):
+        """2-D 'descriptors' (nan without a face) whose distance is the difference of the means."""
+        m = images.flatten(1).mean(1).double()
+        e = torch.stack([m, m], 1) / 2 ** 0.5
+        return torch.where(torch.isnan(self.face_confidence(images))[:, None], float("nan"), e)
+
+
+def test_score_faces_on_real_data_reports_faces_found_and_no_attributes():
+    true = torch.full((4, 3, 16, 16), 0.8)
+    gen = true.clone()
+    gen[0] = 0.1  # no face found there: not kept
+    gen[1] = 0.75  # close: kept
+    row = e2f.score_faces(gen, true, oracle=_FakeRealJudge(), data="celeba")
+    assert row["face_found"] == pytest.approx(0.75) and row["true_face_found"] == 1.0
+    assert row["identity_kept"] == pytest.approx(0.75)
+    assert math.isnan(row["attributes_kept"])
+    assert row["psnr"] > 0 and row["l1"] > 0
+
+
+def test_identity_check_with_a_distance_judge_describes_each_face_once():
+    judge = _FakeRealJudge()
+    calls = []
+    embed = judge.embed
+    judge.embed = lambda x: calls.append(len(x)) or embed(x)
+    true = torch.stack([torch.full((3, 8, 8), v) for v in (0.55, 0.7, 0.85, 0.99)])
+    gen = true + 0.02
+    gen[0] = 0.1  # no face found: not the same person
+    out = e2f.identity_check(gen, true, torch.tensor([0, 1, 2, 3]), oracle=judge, shift=1, data="celeba")
+    assert len(calls) == 2  # generated and true, once each
+    assert out["same_person"] == pytest.approx(0.75)
+    assert out["true_vs_other"] == 0.0 and out["other_person"] == 0.0  # neighbours differ by more than 0.1

@@ -430,6 +430,38 @@ def _identity_judge(oracle: Any, data: Optional[str]) -> Any:
     return oracle if oracle is not None else _default_oracle()
 
 
+class _EmbedOnce:
+    """A distance judge (:class:`facekit.eval.DlibIdentity`) that describes each image set once per evaluation.
+
+    :func:`facekit.eval.score_edits` asks for ``identity_score`` and then ``same_identity`` of the same two batches,
+    and :func:`identity_check` compares the same batches several ways; dlib's detector and network then ran on each
+    image up to four times. The verdicts are the judge's own: distance of the descriptors below its threshold,
+    ``nan`` (never the same person) where no face is found.
+    """
+
+    score_name = "dlib_distance"
+
+    def __init__(self, judge: Any) -> None:
+        self.judge, self.threshold = judge, float(judge.threshold)
+        self.domain = getattr(judge, "domain", None)
+        self._memo: Dict[int, Tuple[Tensor, Tensor]] = {}
+
+    @staticmethod
+    def applies(judge: Any) -> bool:
+        return getattr(judge, "score_name", None) == "dlib_distance" and hasattr(judge, "embed")
+
+    def embed(self, images: Tensor) -> Tensor:
+        if id(images) not in self._memo:  # the batch is kept with its descriptors, so its id stays its own
+            self._memo[id(images)] = (images, self.judge.embed(images).double().cpu())
+        return self._memo[id(images)][1]
+
+    def identity_score(self, a: Tensor, b: Tensor) -> Tensor:
+        return (self.embed(a) - self.embed(b)).norm(dim=1)
+
+    def same_identity(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.identity_score(a, b) < self.threshold  # nan < t is False
+
+
 def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssim: bool = False,
                 data: Optional[str] = None) -> Dict[str, Any]:
     """Score generated faces against the true faces with :func:`facekit.eval.score_edits`.
@@ -446,7 +478,9 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
 
     On real photos (``data`` a real dataset) the SynthFaces oracle is not used (:mod:`facekit.eval.judges`):
     identity is judged by dlib's ResNet (:class:`facekit.eval.DlibIdentity`: ``identity_dlib_distance``), and
-    ``attributes_kept`` / ``others_preserved`` are ``nan`` (not judged).
+    ``attributes_kept`` / ``others_preserved`` are ``nan`` (not judged). A generated face in which dlib finds no
+    face counts as not kept; ``face_found`` (and ``true_face_found``, for the true faces) is the share of faces in
+    which dlib finds one (its detector and 5 landmarks, what its descriptor needs).
 
     Args:
         generated, true: ``(B, 3, H, W)`` in [0, 1].
@@ -468,7 +502,12 @@ def score_faces(generated: Tensor, true: Tensor, *, oracle: Any = None, with_ssi
     generated = generated.detach().float().cpu().clamp(0, 1)
     true = true.detach().float().cpu()
     if is_real_data(data):
+        if _EmbedOnce.applies(judge):  # dlib: each face detected and described once
+            judge = _EmbedOnce(judge)
         row = score_edits(true, generated, {}, identity=judge, judge_attributes=False, data=data)
+        if isinstance(judge, _EmbedOnce):  # a blurry generated face may hold no face dlib can find
+            row["face_found"] = float(torch.isfinite(judge.embed(generated)).all(1).double().mean())
+            row["true_face_found"] = float(torch.isfinite(judge.embed(true)).all(1).double().mean())
     else:
         target = judge.predict_attributes(true).float().cpu()  # (B, A): the true face's attributes
         row = score_edits(true, generated, target, oracle=judge, data="synth")
@@ -517,13 +556,26 @@ def identity_check(generated: Tensor, true: Tensor, identity: Tensor, *, oracle:
     identity = torch.as_tensor(identity).cpu()
     other = torch.roll(torch.arange(len(identity)), shift)
     diff = identity[other] != identity  # (B,) pairs of different people
-    out = {"same_person": float(oracle.same_identity(generated, true).float().mean())}
-    if bool(diff.any()):
+    out: Dict[str, float] = {}
+    if not _EmbedOnce.applies(oracle):
+        out["same_person"] = float(oracle.same_identity(generated, true).float().mean())
+    if _EmbedOnce.applies(oracle):  # dlib: describe each face once, compare the descriptors
+        q, gal = oracle.embed(generated).double().cpu(), oracle.embed(true).double().cpu()
+        thr = float(oracle.threshold)
+        out["same_person"] = float(((q - gal).norm(dim=1) < thr).float().mean())
+        if bool(diff.any()):
+            out["other_person"] = float(((q[diff] - gal[other][diff]).norm(dim=1) < thr).float().mean())
+            out["true_vs_other"] = float(((gal[diff] - gal[other][diff]).norm(dim=1) < thr).float().mean())
+        else:
+            out["other_person"] = out["true_vs_other"] = float("nan")
+    elif bool(diff.any()):
         out["other_person"] = float(oracle.same_identity(generated[diff], true[other][diff]).float().mean())
         out["true_vs_other"] = float(oracle.same_identity(true[diff], true[other][diff]).float().mean())
     else:
         out["other_person"] = out["true_vs_other"] = float("nan")
-    q, gal = oracle.embed(generated).float(), oracle.embed(true).float()
+    if not _EmbedOnce.applies(oracle):
+        q, gal = oracle.embed(generated), oracle.embed(true)
+    q, gal = q.float(), gal.float()
     qok, gok = torch.isfinite(q).all(1), torch.isfinite(gal).all(1)  # (B,): a face was found
     if bool(qok.any()) and bool(gok.any()):
         out["recall_at_1"] = float(recall_at_k(q[qok], gal[gok], identity[qok], identity[gok], ks=(1,))[1])
