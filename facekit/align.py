@@ -52,6 +52,9 @@ __all__ = [
     "invert_transform",
     "align_face",
     "unalign_face",
+    "CELEBA_ALIGNED_SIZE",
+    "CELEBA_FIVE_POINT_TEMPLATE",
+    "align_to_celeba",
     "DLIB_FIVE_POINT_TEMPLATE",
     "DLIB_68_TO_5",
     "landmarks_68_to_dlib5",
@@ -245,6 +248,16 @@ def _warp(image: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], border
     return out.astype(arr.dtype, copy=False)
 
 
+def _five_points(landmarks: Any) -> np.ndarray:
+    """``(68, 2)`` iBUG landmarks or ``(5, 2)`` points -> checked ``(5, 2)`` points in :data:`FIVE_POINT_NAMES` order."""
+    pts = landmarks.detach().cpu().numpy() if isinstance(landmarks, torch.Tensor) else np.asarray(landmarks)
+    if pts.shape == (68, 2):
+        return landmarks_68_to_5(check_landmarks(pts))
+    if pts.shape == (5, 2):
+        return check_landmarks(pts, num_points=5)
+    raise ValueError(f"expected landmarks of shape (68, 2) or (5, 2), got {pts.shape}")
+
+
 def align_face(
     image: np.ndarray,
     landmarks: Any,
@@ -279,13 +292,7 @@ def align_face(
     """
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
-    pts = landmarks.detach().cpu().numpy() if isinstance(landmarks, torch.Tensor) else np.asarray(landmarks)
-    if pts.shape == (68, 2):
-        five = landmarks_68_to_5(check_landmarks(pts))
-    elif pts.shape == (5, 2):
-        five = check_landmarks(pts, num_points=5)
-    else:
-        raise ValueError(f"expected landmarks of shape (68, 2) or (5, 2), got {pts.shape}")
+    five = _five_points(landmarks)
     matrix = estimate_similarity(five, five_point_template(int(size), padding))  # (3, 3) input -> aligned
     aligned = _warp(image, matrix, (int(size), int(size)), border)
     return aligned, matrix
@@ -305,6 +312,63 @@ def unalign_face(aligned: np.ndarray, matrix: Any, shape: tuple[int, ...], borde
     """
     inverse = invert_transform(matrix)  # aligned -> input coordinates
     return _warp(aligned, inverse, (int(shape[0]), int(shape[1])), border)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CelebA's aligned geometry: one alignment for every real image
+# ----------------------------------------------------------------------------------------------------------------
+
+CELEBA_ALIGNED_SIZE: tuple[int, int] = (178, 218)
+"""``(width, height)`` of CelebA's aligned-and-cropped images (``img_align_celeba``)."""
+
+# Approximate mean positions of the 5 landmarks in CelebA's aligned crops (the column means of
+# list_landmarks_align_celeba.txt over the 202,599 images are about these values, rounded to the pixel). They are
+# approximate: CelebA's own alignment placed each face only roughly, so individual crops scatter by a few pixels.
+CELEBA_FIVE_POINT_TEMPLATE: np.ndarray = np.array(
+    [
+        [69.0, 111.0],  # lefteye (image left)
+        [107.0, 111.0],  # righteye (image right)
+        [88.0, 135.0],  # nose
+        [72.0, 152.0],  # leftmouth
+        [106.0, 152.0],  # rightmouth
+    ],
+    dtype=np.float64,
+)
+"""Where CelebA's aligned 178x218 crops have their 5 points (approximate means), ``(x, y)`` pixels, in
+:data:`FIVE_POINT_NAMES` order (the order of CelebA's landmark file)."""
+
+
+def align_to_celeba(image: np.ndarray, landmarks: Any, border: str = "constant") -> tuple[np.ndarray, np.ndarray]:
+    """Align any face photo onto CelebA's aligned geometry: a 178x218 crop with the 5 points where CelebA has them.
+
+    The one alignment facekit uses for every real image: CelebA's in-the-wild photos (``img_celeba``) become crops
+    that look like ``img_align_celeba``, and a user's own photo goes through the same function, so that a model
+    trained on aligned CelebA sees the face where it expects it. A similarity transform (least squares, no shear)
+    maps the 5 points onto :data:`CELEBA_FIVE_POINT_TEMPLATE`.
+
+    Args:
+        image: ``(H, W, 3)`` image (``uint8`` or float; the dtype is kept), any size.
+        landmarks: ``(68, 2)`` iBUG landmarks or ``(5, 2)`` points in :data:`FIVE_POINT_NAMES` order, in pixels of
+            ``image`` (e.g. from :func:`facekit.landmarks.get_detector`).
+        border: how pixels outside the photo are filled: ``"constant"`` (black), ``"reflect"``, ``"replicate"``.
+
+    Returns:
+        ``(aligned, matrix)``: the ``(218, 178, 3)`` crop and the ``(3, 3)`` matrix mapping ``image`` pixels to
+        crop pixels (move the landmarks with :func:`transform_landmarks`; paste back with :func:`unalign_face`).
+
+    Raises:
+        ValueError: landmarks of another shape, or degenerate points.
+
+    Example:
+        >>> img = np.zeros((300, 300, 3), np.uint8)
+        >>> aligned, m = align_to_celeba(img, CELEBA_FIVE_POINT_TEMPLATE * 1.5)
+        >>> aligned.shape
+        (218, 178, 3)
+    """
+    five = _five_points(landmarks)
+    matrix = estimate_similarity(five, CELEBA_FIVE_POINT_TEMPLATE)  # (3, 3) input -> CelebA crop
+    width, height = CELEBA_ALIGNED_SIZE
+    return _warp(image, matrix, (height, width), border), matrix
 
 
 # ----------------------------------------------------------------------------------------------------------------

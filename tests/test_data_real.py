@@ -263,7 +263,6 @@ def test_celeba_missing_root_explains_layout_and_download(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("missing, split, expected", [
     ("list_eval_partition.txt", "train", "CelebA partition file not found"),
-    ("list_landmarks_align_celeba.txt", "all", "CelebA landmark file not found"),
     ("img_align_celeba", "all", "CelebA image folder not found"),
 ])
 def test_celeba_missing_files_name_the_file(tmp_path: Path, missing: str, split: str, expected: str) -> None:
@@ -316,10 +315,16 @@ def test_celeba_wrong_image_size(tmp_path: Path) -> None:
     text = message(excinfo)
     assert str(root / "img_align_celeba" / "000002.jpg") in text
     assert "100x120 (width x height)" in text and "178x218 was expected" in text and "check_size=False" in text
+    assert "images='wild'" in text and "img_celeba/" in text  # the hint for an in-the-wild photo
+    with pytest.raises(ImageSizeError, match=r"000002.jpg is 100x120: not a resized copy of a 178x218 aligned "
+                                             r"crop .*images='wild'"):
+        CelebA(root, split="all", check_size=False)[1]  # the file's landmarks cannot follow another shape
+    assert CelebA(root, split="all", check_size=False, targets=["image"])[1]["image"].shape == (3, 120, 100)
+    write_image(root / "img_align_celeba" / "000002.jpg", 89, 109)  # a uniformly resized copy (half size)
     lenient = CelebA(root, split="all", check_size=False)[1]  # landmarks follow the resized image
-    assert lenient["image"].shape == (3, 120, 100)
+    assert lenient["image"].shape == (3, 109, 89)
     x, y = CELEBA_ROWS["000002.jpg"][2][:2]
-    assert lenient["landmarks5"][0].tolist() == pytest.approx([x * 100 / 178, y * 120 / 218])
+    assert lenient["landmarks5"][0].tolist() == pytest.approx([x * 89 / 178, y * 109 / 218])
 
 
 def test_celeba_corrupt_and_truncated_images(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "require_file",
     "require_dir",
     "identity_pairs",
+    "split_by_identity",
 ]
 
 PathLike = Union[str, Path]
@@ -382,6 +383,40 @@ def identity_pairs(identities: Sequence[Hashable], num_same: int, num_different:
 
     different = draw(num_different, pick_different)
     return [(i, j, True) for i, j in same] + [(i, j, False) for i, j in different]
+
+
+def split_by_identity(identities: Sequence[Hashable], seed: int = 0,
+                      fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> list[int]:
+    """Make a train / valid / test split by person, so that nobody is in two parts.
+
+    The sorted distinct identities are permuted with ``numpy.random.default_rng(seed)``; the first
+    ``round(fractions[2] * P)`` people go to test (2), the next ``round(fractions[1] * P)`` to valid (1), the rest to
+    train (0); every part gets at least one person when there are three or more. Each image follows its person. To
+    split by image instead (no identities), pass ``range(len(images))``.
+
+    Args:
+        identities: the identity of each image.
+        seed: random seed (the split is deterministic for a seed).
+        fractions: the train, valid and test shares of the people.
+
+    Returns:
+        The part of each image: 0 (train), 1 (valid) or 2 (test), in the order of ``identities``.
+
+    Example:
+        >>> split_by_identity([7, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], seed=0).count(2)
+        1
+    """
+    people = sorted(set(identities), key=repr)
+    order = [people[i] for i in np.random.default_rng(seed).permutation(len(people))]
+    n = len(people)
+    n_test = round(fractions[2] * n)
+    n_valid = round(fractions[1] * n)
+    if n >= 3:
+        n_test, n_valid = max(1, n_test), max(1, n_valid)
+    part = {p: 2 for p in order[:n_test]}
+    part.update({p: 1 for p in order[n_test:n_test + n_valid]})
+    part.update({p: 0 for p in order[n_test + n_valid:]})
+    return [part[i] for i in identities]
 
 
 def scan_named_files(
