@@ -103,8 +103,8 @@ if not real:  # SynthFaces
     pool_size = by_profile(smoke=40, cpu=300, gpu=2000)  # labelled images before the flip augmentation
 else:  # real photos: dlib's ResNet sees 150 px chips, and dlib's detector needs a face of about 40 px or more
     size = by_profile(smoke=128, cpu=128, gpu=224)
-    steps = by_profile(smoke=10, cpu=100, gpu=400)
-    n_refs = by_profile(smoke=2, cpu=4, gpu=16)
+    steps = by_profile(smoke=10, cpu=60, gpu=400)
+    n_refs = by_profile(smoke=2, cpu=3, gpu=16)
     pool_size = by_profile(smoke=40, cpu=300, gpu=2000)  # the first CelebA train images (each detected once)
     n_test = by_profile(smoke=10, cpu=60, gpu=400)  # test images the references are drawn from
 gammas = by_profile(smoke=[0.5, 16.0], cpu=[0.0, 0.5, 16.0, 50.0], gpu=[0.0, 0.5, 16.0, 50.0])  # Fig. 7
@@ -474,11 +474,11 @@ settings = {"paper (blank start)": cnia.replace(progress=False),
 fig4, rows = {}, []
 if real:  # the paper's blank start needs hundreds of steps: the smoke profile runs the reference start only
     settings = by_profile(smoke={"reference start": settings["reference start"]}, cpu=settings, gpu=settings)
-    edits = dict(list(supported.items())[:by_profile(smoke=2, cpu=6, gpu=6)])
+    edits = dict(list(supported.items())[:by_profile(smoke=2, cpu=3, gpu=6)])
     left_out = [label for label in PAPER_ATTRIBUTES if label not in edits]
     print(f"real edits: {list(edits)}; settings: {list(settings)}"
           + (f"; not run: {left_out} (fewer than k = {cnia.k} pool faces with it, no test face without it, or the "
-             "smoke profile's limit of two edits)" if left_out else ""))
+             "smoke and cpu profiles' limit on the number of edits)" if left_out else ""))
     with tqdm(total=len(settings) * len(edits), desc="CNIA per attribute (real faces)") as bar:
         for setting, method in settings.items():
             for label, attrs in edits.items():
