@@ -290,6 +290,35 @@ def test_pool_from_real_style_items_uses_the_detector() -> None:
         LabelledPool.from_dataset(Items())
 
 
+def test_pool_from_celeba_style_items_detects_68_points_and_keeps_identities() -> None:
+    """CelebA items carry 5 points (``landmarks5``) and an int64 identity: the pool detects its 68 and keeps the ids;
+    an image without a face is skipped (chapter 3 builds its real pool this way)."""
+    from facekit.landmarks import NoFaceFoundError
+
+    class Items:
+        attribute_names = ("Eyeglasses", "Smiling")
+
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, i: int) -> dict:
+            return {"image": torch.full((3, SIZE, SIZE), 0.1 * (i + 1)), "attributes": torch.tensor([0.0, 1.0]),
+                    "landmarks5": torch.rand(5, 2) * SIZE, "identity": torch.tensor(100 + i), "filename": f"{i}.jpg",
+                    "index": i}
+
+    class Detector:
+        def detect(self, image):  # noqa: ANN001
+            if float(image.mean()) > 0.25:  # the third image: no face
+                raise NoFaceFoundError("none")
+            return np.full((68, 2), 5.0)
+
+    pool = LabelledPool.from_dataset(Items(), detector=Detector())
+    assert len(pool) == 2 and tuple(pool.landmarks.shape) == (2, 68, 2)
+    assert pool.identities.tolist() == [100, 101]
+    assert pool.with_flips().identities.tolist() == [100, 101, 100, 101]
+    assert pool.select({"Smiling": 1}).tolist() == [0, 1] and pool.select({"Eyeglasses": 1}).tolist() == []
+
+
 def test_rebuilding_the_reference_its_own_guide(net, refs) -> None:
     """Eq. (7) with the reference as its own guide: a fixed point from the reference, an inversion from blank."""
     images = refs["images"][:2]
