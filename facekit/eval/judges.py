@@ -3,20 +3,15 @@
 An edit is scored by two judges: one for the attributes ("does the face now wear glasses?") and one for the
 identity ("is it still the same person?"). Which judges are honest depends on the data:
 
-============  ===============================================  =================================================
-data          attribute judge                                  identity judge
-============  ===============================================  =================================================
-``synth``     the SynthFaces oracle (:func:`load_oracle`),     the oracle's identity embedding (cosine, threshold
-              trained on SynthFaces renders                    calibrated on validation identities)
-real photos   none ships: the attribute figures are ``nan``    dlib's face-recognition ResNet
-(``celeba``,  ("not judged"); pass a real attribute judge      (:class:`~facekit.eval.scores.DlibIdentity`,
-``lfw``, ...) of your own to :func:`score_edits`               same person below 0.6)
-============  ===============================================  =================================================
+* ``synth``: attributes by the SynthFaces oracle (:func:`facekit.eval.load_oracle`, trained on SynthFaces
+  renders); identity by the oracle's identity embedding (cosine, threshold calibrated on validation identities).
+* real photos (``celeba``, ``lfw``, ...): no attribute judge ships, so the attribute figures are ``nan`` ("not
+  judged"; pass a real attribute judge of your own to :func:`facekit.eval.score_edits`); identity by dlib's
+  face-recognition ResNet (:class:`facekit.eval.scores.DlibIdentity`, same person below 0.6).
 
-The oracle never judges real photos. It was trained on renders only, and on pairs of different real CelebA
-people it calls a large share the same person (``tests/test_judges.py`` measures it on real faces when they are
-present): its verdicts on real photos are noise. A call that asks
-for it on real data (``score_edits(..., data="celeba", identity="oracle")``, or an :class:`Oracle` passed as the
+The oracle never judges real photos. It was trained on renders only, and it calls some pairs of different real
+CelebA people the same person where dlib calls none (``tests/test_judges.py`` measures both when real faces are
+present): its verdicts on real photos cannot be trusted. A call that asks for it on real data (``score_edits(..., data="celeba", identity="oracle")``, or an :class:`Oracle` passed as the
 attribute judge) raises :class:`RealPhotoError` instead of returning a number that looks like a result.
 
 Example:
