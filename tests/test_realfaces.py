@@ -204,6 +204,16 @@ def test_made_split_by_identity(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert split_by_identity(list(range(234)), seed=0).count(2) == 23
 
 
+def test_made_split_with_no_image_of_the_split_here_says_so(tmp_path: Path) -> None:
+    root = make_celeba(tmp_path)
+    write_text(root / "list_eval_partition.txt", [f"{n} 0" for n in CELEBA_ROWS])  # all train
+    only = CelebA(root, split="test").filenames  # the made test part: one person's image
+    for name in only:
+        (root / "img_align_celeba" / name).unlink()  # a subset without that person's photos
+    with pytest.raises(ValueError, match="so facekit made a split \\(made by identity, seed 0\\).*split='all'"):
+        CelebA(root, split="test")
+
+
 def test_made_split_by_image_without_identity_file(tmp_path: Path) -> None:
     root = make_celeba(tmp_path, identity=False)
     write_text(root / "list_eval_partition.txt", [f"{n} 0" for n in CELEBA_ROWS])

@@ -346,8 +346,14 @@ class CelebA(Dataset):
                                              parts, set(present))
             present = [f for f in present if partition[f] == CELEBA_SPLITS[split]]
             if not present:
-                raise ValueError(f"no image of split {split!r} (partition value {CELEBA_SPLITS[split]} in "
-                                 f"{part_path}) among the images found in {folders}")
+                if self.split_source == "official":
+                    raise ValueError(f"no image of split {split!r} (partition value {CELEBA_SPLITS[split]} in "
+                                     f"{part_path}) among the images found in {folders}")
+                raise ValueError(
+                    f"no image of split {split!r} here: {part_path.name} has no {split!r} image, so facekit made a "
+                    f"split ({self.split_source}, seed {split_seed}), and none of the images found in {folders} "
+                    f"belongs to the people it put in {split!r}. Use more images (images='auto' also reads the "
+                    "in-the-wild photos), another split_seed, or split='all'")
         if limit is not None:
             present = present[:limit]
 
