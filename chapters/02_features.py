@@ -618,7 +618,7 @@ if real_net is not None:
                suptitle="Chips rebuilt from one stage of dlib's ResNet (cf. CNIA Fig. 6)");
     with torch.no_grad():
         ref_desc = real_net.embed(chips)  # (2, 128)
-    rows, found_by_stage = [], {}
+    rows, found_by_stage, real_sat = [], {}, {}
     for stage in inverted_stages:
         rec = real_inv[stage]
         uint8 = [(r.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8) for r in rec]
@@ -626,20 +626,30 @@ if real_net is not None:
         found_by_stage[stage] = sum(c == c for c in conf)  # nan != nan: no face
         with torch.no_grad():
             dist = (real_net.embed(rec) - ref_desc).norm(dim=1)
+        sat_kept = colour_figures(rec.clamp(0, 1))[1] / colour_figures(chips)[1]  # mean saturation ratio
+        real_sat[stage] = sat_kept
         rows.append([stage, real_net.resolve_layer(stage),
                      f"{float(squared_error_255(rec, chips).mean()) / chips[0].numel():.0f}",
-                     f"{found_by_stage[stage]} of {len(rec)}", ", ".join(f"{d:.2f}" for d in dist.tolist())])
-    display(markdown_table(["stage", "layer", "MSE to the chip (0-255)", "HOG detector finds a face",
-                            "descriptor distance (not independent)"], rows))
+                     f"{sat_kept:.2f}", f"{found_by_stage[stage]} of {len(rec)}",
+                     ", ".join(f"{d:.2f}" for d in dist.tolist())])
+    display(markdown_table(["stage", "layer", "MSE to the chip (0-255)", "saturation kept (1 = as colourful)",
+                            "HOG detector finds a face", "descriptor distance (not independent)"], rows))
     lost = [s for s in inverted_stages if found_by_stage[s] < len(chips)]
     print(f"{real_steps} steps per inversion; stages whose reconstructions the detector misses: {lost or 'none'}")
+    first, middle = inverted_stages[0], [s for s in inverted_stages if s in ("stage2", "stage3")]
+    if middle:
+        print(f"the middle stage(s) {', '.join(middle)} keep {min(real_sat[s] for s in middle):.2f}-"
+              f"{max(real_sat[s] for s in middle):.2f} of the chips' saturation, {first} keeps "
+              f"{real_sat[first]:.2f}: the middle stages lose colour: "
+              f"{max(real_sat[s] for s in middle) < real_sat[first]}")
 
 # %% [markdown]
 # Read the table from the top (in the `cpu` and `gpu` profiles; the `smoke` profile runs too few steps to rebuild
 # anything). The stem and the first stage keep almost everything, much as VGG-Face's first
-# blocks do. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout but lose its
-# colours and fine texture (`stage2` also leaves a checkerboard, the trace of its stride-2 convolutions without
-# padding): what CNIA's identity term needs, since an edit may change details. The deepest stages
+# blocks do. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout, and lose
+# fine texture (`stage2` also leaves a checkerboard, the trace of its stride-2 convolutions without padding);
+# whether they also lose the colours is what the saturation column and the line under the table say for this run.
+# A layout without the details is what CNIA's identity term needs, since an edit may change details. The deepest stages
 # keep what tells people apart and little else; compare what the detector says with the descriptor distance. A
 # small distance to the original with no face in the picture is exactly why an image optimised through this
 # network cannot be judged by this network: `facekit.eval.score_edits` says so (`identity_independent`) and adds
@@ -730,8 +740,9 @@ if real_net is not None:
 #   enough to tolerate an edit, shallow enough to keep the face. Whether our run follows that at every step, and
 #   whether its deeper layers lose the colours, is what the `grows` and colour lines printed under the table say.
 # - The TV weight $\gamma$ trades noise against blur.
-# - A real face network, dlib's ResNet, runs offline in PyTorch: its middle stages keep a face without its colours,
-#   its descriptor tells people apart and shrugs off mirror images, grey and lighting. An image optimised through a
+# - A real face network, dlib's ResNet, runs offline in PyTorch: its middle stages keep a face's layout (how much of
+#   its colour, the saturation column says), its descriptor tells people apart and shrugs off mirror images, grey
+#   and lighting. An image optimised through a
 #   network is never judged by that network alone.
 #
 # The chapters that follow put the attribute term back and edit faces with this loss.
