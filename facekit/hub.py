@@ -206,10 +206,10 @@ register(
 # The equal-budget loss comparison of chapter 4: one generator per loss (scripts/train_eye2face.py --losses),
 # stored in 8 bits (save(quantize="int8")) with eye2face_<loss>.json, its training record, and eye2face_losses.json
 _EYE2FACE_LOSS_SHA256 = {
-    "l1": None,
-    "normalized": None,
-    "balanced": None,
-    "wgan_gp": None,
+    "l1": "011760f969a40559101f7fd7a9d389255218eaa40feb8e3cfa2867cade9472ca",
+    "normalized": "0efee327b49fbefe76079433209f289ab663de2417f548881babee6f1b4c9714",
+    "balanced": "bf88237521de5c6f6af1b367e89fd96b0f6d2f64234120197bafaf9e990e8364",
+    "wgan_gp": "9dbed99f5e81017a1729b833e8699feac5c349e8fb76198bb9106ecddb18afc6",
 }
 for _loss, _digest in _EYE2FACE_LOSS_SHA256.items():
     register(
