@@ -1,4 +1,4 @@
-"""Benchmark of *From an Eye to a Face* (Tse et al.): the data pipeline, speed, and the three losses compared.
+"""Benchmark of *From an Eye to a Face* (Tse et al.): the data pipeline, speed, and the losses compared.
 
 Prints ONE JSON line:
 
@@ -18,6 +18,10 @@ Prints ONE JSON line:
   face to the generated one, by the oracle's embedding, is the right person; ``chance_recall_at_1`` is
   1 / number of test identities). ``untrained`` is the common starting point; ``shipped`` the checkpoint in ``facekit/weights/``
   (balanced loss, trained much longer by ``scripts/train_eye2face.py``).
+* ``shipped_losses``: the same scores for the shipped per-loss generators (``l1``, ``normalized``, ``balanced``,
+  ``wgan_gp``; ``load_pretrained(loss=...)``, 8-bit weights), trained with equal budgets by one run of
+  ``scripts/train_eye2face.py --losses``; ``shipped_losses_budget`` is that budget (steps, batch, epochs of the
+  training pairs, images seen, and the share of the paper's 150 epochs of 15,000 pairs). Absent files: ``null``.
 * ``loss_network``: which network the feature losses used (VGG19 with Caffe preprocessing when its ImageNet
   weights are present, else SynthFaceNet).
 
@@ -55,8 +59,8 @@ def _round(row: Dict[str, Any]) -> Dict[str, Any]:
 
 def _score(generator: torch.nn.Module, test: Any, identity: torch.Tensor) -> Dict[str, Any]:
     out = e2f.generate(generator, test.eyes)
-    row = e2f.score_faces(out, test.faces)
-    check = e2f.identity_check(out, test.faces, identity)
+    row = e2f.score_faces(out, test.faces, data="synth")  # SynthFaces: the oracle judges identity
+    check = e2f.identity_check(out, test.faces, identity, data="synth")
     row.update(false_match=check["other_person"], recall_at_1=check["recall_at_1"])
     return _round(row)
 
@@ -103,6 +107,18 @@ def main() -> None:
         results["shipped"] = _score(shipped, test, test_info.identity)
     except FileNotFoundError:
         results["shipped"] = None
+    shipped_losses: Dict[str, Any] = {}
+    budget: Dict[str, Any] = {}
+    for kind in e2f.COMPARED_LOSSES:  # the equal-budget comparison (scripts/train_eye2face.py --losses)
+        try:
+            g_loss = e2f.load_pretrained(loss=kind)
+        except FileNotFoundError:
+            shipped_losses[kind] = None
+            continue
+        shipped_losses[kind] = _score(g_loss, test, test_info.identity)
+        m = g_loss.meta
+        budget = {k: m.get(k) for k in ("steps", "batch_size", "train_pairs", "epochs", "images_seen",
+                                         "paper_images_seen", "share_of_paper_budget")}
     g = untrained.eval()
     eyes = test.eyes[:32]
 
@@ -124,6 +140,8 @@ def main() -> None:
         "steps": args.steps,
         "batch_size": args.batch_size,
         "losses": results,
+        "shipped_losses": shipped_losses,
+        "shipped_losses_budget": budget,
         "loss_network": net.description.split(",")[0],
         "threads": torch.get_num_threads(),
     }))

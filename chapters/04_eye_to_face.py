@@ -54,14 +54,18 @@ facekit.about();
 #
 # Every scale-dependent setting comes from `by_profile`. The `gpu` profile uses the paper's settings (7,500
 # training images, Adam with learning rate $10^{-3}$, batch 64, 150 epochs); the `cpu` profile (the offline
-# book) trains each loss **live for a few dozen steps only**, so that the comparison between losses is fair and
-# fits in minutes, and then loads a generator trained much longer by `scripts/train_eye2face.py` (shipped in
-# `facekit/weights/eye2face.pt`) for the converged results of section V. The default data is SynthFaces.
+# book) trains each loss **live for a dozen steps only**, a demo of the training loop (after so few steps every
+# generator still draws a flat grey square), then compares the losses on generators that
+# `scripts/train_eye2face.py --losses` trained with equal, longer budgets (one file per loss, shipped in
+# `facekit/weights/eye2face_<loss>.pt`), and loads the balanced generator `facekit/weights/eye2face.pt` for the
+# results of section V. None of them reaches the paper's 150 epochs; the budget is printed. The default data is
+# SynthFaces.
 # `FACEKIT_DATA=celeba` runs the same Haar pipeline on real CelebA photos {cite:p}`liu2015celeba` (aligned crops,
 # or in-the-wild photos that facekit detects and aligns onto CelebA's geometry): identity is then judged by dlib's
 # face-recognition network, not by the SynthFaces oracle; the shipped generator, trained on renders only, is
 # measured on real eyes next to its figures on renders (the synthetic-to-real gap), and a copy of it is fine-tuned
-# on the real training pairs within the profile's budget.
+# on the real training pairs within the profile's budget. On real photos the `smoke` profile (a quick check that
+# the page runs) skips the comparison of the shipped per-loss generators and says so.
 
 # %%
 import time
@@ -95,7 +99,7 @@ GLASSES = ATTRIBUTES.index("Eyeglasses")  # column of the attribute vectors
 n_train_images = by_profile(smoke=16, cpu=400, gpu=7500)  # images scanned by the Haar pipeline (paper: 7,500)
 n_test_images = by_profile(smoke=12, cpu=150, gpu=1000)  # test-identity images (never trained on)
 batch_size = by_profile(smoke=4, cpu=16, gpu=e2f.PAPER["batch_size"])  # the paper: 64
-live_steps = by_profile(smoke=2, cpu=12, gpu=None)  # None: 150 epochs (the paper; hours per loss), set below
+live_steps = by_profile(smoke=2, cpu=12, gpu=None)  # demo of the loop; None: 150 epochs (the paper), set below
 finetune_steps = by_profile(smoke=3, cpu=60, gpu=None)  # real data: fine-tuning the shipped model (None: 150 epochs)
 lr = e2f.PAPER["lr"]  # Adam, 1e-3 as the paper
 print(f"profile {get_profile()}, data {data}, device {device}")
@@ -355,11 +359,14 @@ print(f"sum of the weights: implemented {float(w_paper.sum()):.4f}, as printed {
 # \cdot (n-1))$: the middle of the third block, where features describe textures and parts rather than pixels
 # or whole faces.
 #
-# ## The three losses side by side
+# ## The training loop, live (a demo)
 #
 # Same training pairs, same initial weights, same order of batches, same number of steps (Adam, learning rate
 # $10^{-3}$); only the loss differs. `facekit.methods.eye2face.train_generator` runs each through
-# `facekit.train.Trainer` (the balanced loss first records $l^{initial}_i$ on 64 training pairs).
+# `facekit.train.Trainer` (the balanced loss first records $l^{initial}_i$ on 64 training pairs). In the `smoke`
+# and `cpu` profiles this is a **demo of the loop**: a dozen steps at most, enough to watch the losses fall, far
+# too few to compare the losses by their faces (that comparison, on generators trained much longer with equal
+# budgets, follows the GAN baseline).
 
 # %%
 if live_steps is None:  # gpu profile: the paper's 150 epochs
@@ -388,7 +395,7 @@ print(", ".join(f"{k}: {live_steps} steps in {s:.0f} s" for k, s in seconds.item
 # $D(G(e), e) - D(f, e) + \lambda\, \mathbb{E}[(\|\nabla_{\hat x} D(\hat x, e)\|_2 - 1)^2]$ with $\hat x$ a random
 # mix of a real and a generated face and $\lambda = 10$ (`facekit.losses.gradient_penalty`), five times per
 # generator step; the generator minimises $-D(G(e), e)$. Learning rate $10^{-3}$ as the paper (Adam's betas
-# $(0, 0.9)$ from Gulrajani et al.), the same steps as above.
+# $(0, 0.9)$ from Gulrajani et al.), the same steps as above (again a demo of the loop in `smoke` and `cpu`).
 
 # %%
 g = EyeToFace()
@@ -402,7 +409,7 @@ loss_curves({"Wasserstein estimate (-critic loss w/o GP)": [-v for v in gan_hist
 print(f"WGAN-GP: {live_steps} steps in {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
-# ### Equal training, compared on test identities
+# ### The live generators on test identities
 #
 # Each generator turns the eyes of test identities into faces; `score_faces` compares them with the true faces:
 # **identity kept** (the identity judge calls the generated face the same person as the true face), the mean
@@ -421,37 +428,97 @@ scores = {name: e2f.score_faces(out, test_pairs.faces, oracle=judge, data=data) 
 id_score = "identity_dlib_distance" if data == "celeba" else "identity_cosine"  # lower / higher is more alike
 cols = (["identity_kept", id_score, "face_found", "psnr", "l1"] if data == "celeba"
         else ["identity_kept", id_score, "attributes_kept", "psnr", "l1"])
-display(markdown_table(["generator (same steps)"] + cols,
+display(markdown_table([f"generator (live, {live_steps} steps)"] + cols,
                  [[name] + [f"{s[c]:.3f}" for c in cols] for name, s in scores.items()]))
 show = min(5, len(test_pairs))
 picks = list(range(0, len(test_pairs), max(1, len(test_pairs) // show)))[:show]
 rows = [test_pairs.eyes[picks], test_pairs.faces[picks]] + [outputs[n][picks] for n in models]
 image_grid([img for row in rows for img in row], ncols=len(picks), cell_size=1.5,
            row_labels=["eye", "true face"] + list(models),
-           suptitle=f"after {live_steps} steps of {batch_size} pairs each");
-ranked = sorted(trained, key=lambda k: -scores[k]["psnr"])
-print("by PSNR: " + " > ".join(f"{k} ({scores[k]['psnr']:.2f} dB)" for k in ranked)
-      + f"; untrained {scores['untrained']['psnr']:.2f} dB")
-sign = 1 if data == "celeba" else -1  # sort the most alike first
-ranked_id = sorted(trained, key=lambda k: np.nan_to_num(sign * scores[k][id_score], nan=np.inf))
-print(f"by {id_score.replace('_', ' ')}: " + " > ".join(f"{k} ({scores[k][id_score]:.3f})" for k in ranked_id)
-      + f"; untrained {scores['untrained'][id_score]:.3f}")
+           suptitle=f"live demo: after {live_steps} steps of {batch_size} pairs each");
+spread_live = float(torch.stack([outputs[k] for k in trained]).flatten(2).std(2).mean())
+spread_true = float((test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces)
+                    .flatten(1).std(1).mean())
+print(f"live generators after {live_steps} steps: mean pixel std within a face {spread_live:.3f} "
+      f"(true faces {spread_true:.3f})")
 
 # %% [markdown]
-# This many steps is far from convergence (the paper trains 150 epochs, about 35,000 steps), so read the table
-# for *early trends*, not final quality; the two lines above rank the generators. What to expect: L1 optimises
-# PSNR directly (PSNR is a function of the squared pixel error), so it tends to lead on PSNR early, with the
-# blurry average face the paper complains about; the feature losses optimise what the loss network sees, which
-# need not raise PSNR at first. The WGAN-GP generator gets no direct signal about *which* face belongs to an eye,
-# only whether its output looks like a real face for that eye to the critic, so its scores say how far adversarial
-# training alone gets in the same number of steps. `bench/eye2face.py` repeats this comparison for more steps,
-# and the shipped generator below shows the balanced loss after much longer training.
+# The line above says how much the live faces vary within an image: a flat grey square has a spread near 0. This
+# many steps is a demo of the loop, not a comparison; for that the generators must train long enough to draw
+# faces, with the same budget each.
+#
+# ## The losses compared, trained with equal budgets
+#
+# `scripts/train_eye2face.py --losses l1,normalized,balanced,wgan_gp` trained one generator per loss in one run:
+# the same SynthFaces training pairs, the same initial weights, the same order of batches, the same number of
+# steps and batch size, Adam at $10^{-3}$ (for the WGAN-GP, its generator steps, each after five critic steps).
+# Its record is `facekit/weights/eye2face_losses.json`; the files are stored in 8 bits (per-channel int8 weights,
+# `facekit.hub.save(..., quantize="int8")`, so that four of them fit the package's weight budget), and the record
+# gives, per loss, the PSNR between the faces of the stored generator and those of its float16 copy on the test
+# eyes (printed below). `load_pretrained(loss=...)` loads them; we score them on this page's test pairs, with the
+# same judge as above, and show their faces for the same test eyes:
+
+# %%
+compare = not (data == "celeba" and get_profile() == "smoke")
+if not compare:
+    print("the shipped per-loss generators: comparison skipped on real photos in the smoke profile (a quick check "
+          "that the page runs); run the cpu profile to compare them on real eyes")
+else:
+    per_loss = {k: e2f.load_pretrained(loss=k, device=device) for k in e2f.COMPARED_LOSSES}
+    m = per_loss["balanced"].meta
+    paper_images = e2f.PAPER["epochs"] * e2f.PAPER["train_pairs"]
+    print(f"each loss: {m['steps']} steps of {m['batch_size']} pairs = {m['epochs']} epochs of {m['train_pairs']} "
+          f"SynthFaces pairs, {m['images_seen']:,} images seen; the paper: {e2f.PAPER['epochs']} epochs of "
+          f"{e2f.PAPER['train_pairs']:,} pairs = {paper_images:,} images, {paper_images / m['images_seen']:.0f} "
+          f"times more ({m['images_seen'] / paper_images:.1%} of its budget)")
+    print("stored in 8 bits; faces of each stored generator vs its float16 copy on the script's test eyes (PSNR, dB): "
+          + ", ".join(f"{k} {g.meta['stored_vs_float16_output_psnr']}" for k, g in per_loss.items()))
+    loss_outputs = {k: e2f.generate(g, test_pairs.eyes) for k, g in per_loss.items()}
+    loss_scores = {k: e2f.score_faces(o, test_pairs.faces, oracle=judge, data=data) for k, o in loss_outputs.items()}
+    if len(set(test_ids.tolist())) > 1:
+        for k, o in loss_outputs.items():
+            chk = e2f.identity_check(o, test_pairs.faces, test_ids, oracle=judge, data=data)
+            loss_scores[k].update(false_match=chk["other_person"], recall_at_1=chk["recall_at_1"])
+    loss_cols = cols + [c for c in ("false_match", "recall_at_1") if c in loss_scores["balanced"]]
+    display(markdown_table([f"generator ({m['steps']} steps each)"] + loss_cols,
+                           [[k] + [f"{s[c]:.3f}" for c in loss_cols] for k, s in loss_scores.items()]))
+    rows = [test_pairs.eyes[picks], test_pairs.faces[picks]] + [loss_outputs[k][picks] for k in per_loss]
+    image_grid([img for row in rows for img in row], ncols=len(picks), cell_size=1.5,
+               row_labels=["eye", "true face"] + list(per_loss),
+               suptitle=f"the same test eyes, one generator per loss ({m['steps']} steps of {m['batch_size']} each)")
+    plt.show()
+    ranked = sorted(loss_scores, key=lambda k: -loss_scores[k]["psnr"])
+    print("by PSNR: " + " > ".join(f"{k} ({loss_scores[k]['psnr']:.2f} dB)" for k in ranked))
+    sign = 1 if data == "celeba" else -1  # sort the most alike first
+    ranked_id = sorted(loss_scores, key=lambda k: np.nan_to_num(sign * loss_scores[k][id_score], nan=np.inf))
+    print(f"by {id_score.replace('_', ' ')}: "
+          + " > ".join(f"{k} ({loss_scores[k][id_score]:.3f})" for k in ranked_id))
+    if "recall_at_1" in loss_cols:
+        ranked_r = sorted(loss_scores, key=lambda k: -np.nan_to_num(loss_scores[k]["recall_at_1"], nan=-1))
+        print("by recall@1: " + " > ".join(f"{k} ({loss_scores[k]['recall_at_1']:.3f})" for k in ranked_r)
+              + f"; chance {1 / len(set(test_ids.tolist())):.3f}")
+    sharp = {k: float(o.flatten(2).std(2).mean()) for k, o in loss_outputs.items()}
+    print("mean pixel std within a face: " + ", ".join(f"{k} {v:.3f}" for k, v in sharp.items())
+          + f" (true faces {spread_true:.3f}); the L1 generator's faces are "
+          + ("the" if min(sharp, key=sharp.get) == "l1" else "not the") + " least varied of the four")
+
+# %% [markdown]
+# Read the lines above as the measurement; what the paper leads us to expect is a hypothesis to check against
+# them. L1 optimises the pixel error, of which PSNR is a function, so it should do well on PSNR and L1 while
+# drawing the blurred average face the paper complains about (a low spread within a face); the feature losses
+# optimise what the loss network sees, which need not raise PSNR, and the balanced loss should keep more of what
+# the identity judge sees than the normalised one if its layer weights do what the paper claims. The WGAN-GP
+# generator gets no direct signal about *which* face belongs to an eye, only the critic's verdict on whether the
+# face looks real for that eye; the paper found it far worse. All four are still far from the paper's budget
+# (the first line above), so the ranking is that of early training, not of converged models. `bench/eye2face.py`
+# scores the same files.
 #
 # ## Longer training: the shipped generator
 #
-# `scripts/train_eye2face.py` trained the same autoencoder with the balanced loss much longer, on more SynthFaces
-# pairs (still far from the paper's 150 epochs: a CPU budget); the file and the record of its run ship with
-# facekit, and the rest of this page uses it (in the `gpu` profile: the live 150-epoch run above instead):
+# `scripts/train_eye2face.py` trained the same autoencoder with the balanced loss far longer than the live demo,
+# on more SynthFaces pairs (still far from the paper's 150 epochs: a CPU budget, printed below against the
+# paper's); the file `eye2face.pt` and the record of its run ship with facekit, and the rest of this page uses it
+# (in the `gpu` profile: the live 150-epoch run above instead):
 
 # %%
 if get_profile() == "gpu" and data != "celeba":  # the live run above already follows the paper (150 epochs)
@@ -464,6 +531,10 @@ print(f"{meta.get('steps')} steps of {meta.get('batch_size')} pairs ({meta.get('
       f"{meta.get('train_pairs')} pairs from {meta.get('train_images')} images, yield {meta.get('yield')}), "
       f"loss network {meta.get('loss_network')}, {meta.get('train_seconds', 0) / 60:.0f} min of training "
       f"({meta.get('train_images_per_second')} images/s on {meta.get('threads')} CPU thread)")
+if meta.get("steps") and meta.get("batch_size"):
+    seen, paper_seen = meta["steps"] * meta["batch_size"], e2f.PAPER["epochs"] * e2f.PAPER["train_pairs"]
+    print(f"images seen: {seen:,}, {meta.get('epochs')} epochs of its pairs; the paper: 150 epochs of 15,000 pairs = "
+          f"{paper_seen:,} images ({seen / paper_seen:.1%} of that budget)")
 out = e2f.generate(G, test_pairs.eyes)
 shipped = e2f.score_faces(out, test_pairs.faces, oracle=judge, data=data)
 display(markdown_table(["generator"] + cols,
@@ -741,8 +812,9 @@ if test_info is not None:
 
 # %%
 profile = get_profile()
-ours = [("eye2face balanced (shipped)" if profile != "gpu" or data == "celeba" else "eye2face balanced", shipped),
-        *[(f"eye2face {k} ({live_steps} steps)", scores[k]) for k in [*e2f.LOSSES, "wgan-gp"]]]
+ours = [("eye2face balanced (shipped)" if profile != "gpu" or data == "celeba" else "eye2face balanced", shipped)]
+if compare:  # the equal-budget comparison (the live demo's rows are not recorded)
+    ours += [(f"eye2face {k} (shipped, {m['steps']} steps each)", loss_scores[k]) for k in e2f.COMPARED_LOSSES]
 if finetuned is not None:
     ours.insert(1, (f"eye2face balanced (shipped, fine-tuned {finetune_steps} steps on real pairs)", finetuned))
 for name, row in ours:
@@ -766,9 +838,11 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 #   the balanced loss and the weights are the same functions, but the features differ. On Colab with the VGG19
 #   weights, `loss_network()` switches to torchvision's VGG19 with that file's own preprocessing, not the paper's
 #   (section IV prints a Caffe-style formula with the channel order mixed up; see the loss-network cell above).
-# - **Training.** The paper: 150 epochs on a GPU. The shipped generator: a few epochs on one CPU thread (its
-#   record is printed above). Our faces are therefore blurrier than converged ones would be; the paper itself
-#   reports white-dot artefacts and neglected hair and background, which a feature loss does not constrain.
+# - **Training.** The paper: 150 epochs of 15,000 pairs on a GPU (2.25 million images seen). The shipped
+#   generators: a few epochs of a few thousand pairs on CPU threads (their records, and how far they are from the
+#   paper's budget, are printed above). Our faces are therefore blurrier than converged ones would be; the paper
+#   itself reports white-dot artefacts and neglected hair and background, which a feature loss does not
+#   constrain.
 # - **What reproduces.** The paper claims that the generated face follows the angle, skin colour, lighting and
 #   shape of the true face. The "followed" line of section V says which of these our generator picks up from the
 #   eye region, measured rather than judged by eye. Whether the generated face is the *same person* is a much
@@ -777,9 +851,9 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 # - **Artefacts.** The paper reports "white dots" all over its results. Look for a fine checkerboard in the
 #   shipped generator's faces above: stride-2 transposed convolutions are known to leave one (Odena et al.,
 #   *Deconvolution and checkerboard artifacts*, Distill 2016), and a feature loss does not penalise it.
-# - **The GAN comparison.** The paper found its WGAN-GP baseline far worse; compare the wgan-gp row of the
-#   equal-steps table. With a learning rate of $10^{-3}$ a WGAN-GP is also far from its authors' recommended
-#   $10^{-4}$, so "the same training settings" are a handicap for it.
+# - **The GAN comparison.** The paper found its WGAN-GP baseline far worse; compare the wgan_gp row of the
+#   equal-budget table (the shipped per-loss generators). With a learning rate of $10^{-3}$ a WGAN-GP is also far
+#   from its authors' recommended $10^{-4}$, so "the same training settings" are a handicap for it.
 #
 # ## Responsible use
 #
@@ -819,6 +893,8 @@ print(f"identity kept by the best generator: {max(r['identity_kept'] for _, r in
 # - The autoencoder maps a 32x32 eye to a 128x128 face through a 512-number code; the channel counts are ours.
 # - The balanced feature loss divides each layer's L1 by its initial value and weights the layers with a triangle
 #   that peaks at a middle layer and sums to 1; the printed formula for the falling half is a typo.
-# - Trained the same number of steps, the losses differ in what they improve first (pixels for L1, features for
-#   the feature losses); the conditional WGAN-GP gets no pairing signal beyond its critic. One eye carries some
-#   of the face (measured in section V); how often it is enough to recover *who* it is, recall@1 measures.
+# - A dozen live steps only show the training loop running; the losses are compared on generators trained with
+#   equal budgets by one script (shipped, one per loss, in 8 bits), still a small fraction of the paper's
+#   budget. The rankings printed under their table are the result; the conditional WGAN-GP gets no pairing signal
+#   beyond its critic. One eye carries some of the face (measured in section V); how often it is enough to
+#   recover *who* it is, recall@1 measures.

@@ -25,7 +25,7 @@ network included (:func:`facekit.landmarks.dlib_model_path` and :class:`facekit.
 
 Example:
     >>> from facekit import hub
-    >>> sorted(n for n in hub.REGISTRY if not n.startswith(("diat", "see_another_you")))
+    >>> sorted(n for n in hub.REGISTRY if not n.startswith(("diat", "see_another_you", "eye2face_")))
     ['dlib_face_resnet', 'dlib_shape_5', 'dlib_shape_68', 'eye2face', 'oracle', 'synthface_net', 'vgg19', 'vgg_face']
     >>> hub.REGISTRY["vgg19"].filename
     'vgg19-dcbb9e9d.pth'
@@ -66,6 +66,10 @@ __all__ = [
     "load",
     "pretrained",
     "save",
+    "QUANTIZE_SCHEMES",
+    "quantize_state_dict",
+    "dequantize_state_dict",
+    "unpack_checkpoint",
     "read_weights",
     "check_state_dict",
     "PACKAGE_WEIGHTS_DIR",
@@ -198,6 +202,29 @@ register(
         size="2.7 MB",
     )
 )
+
+# The equal-budget loss comparison of chapter 4: one generator per loss (scripts/train_eye2face.py --losses),
+# stored in 8 bits (save(quantize="int8")) with eye2face_<loss>.json, its training record, and eye2face_losses.json
+_EYE2FACE_LOSS_SHA256 = {
+    "l1": "011760f969a40559101f7fd7a9d389255218eaa40feb8e3cfa2867cade9472ca",
+    "normalized": "0efee327b49fbefe76079433209f289ab663de2417f548881babee6f1b4c9714",
+    "balanced": "bf88237521de5c6f6af1b367e89fd96b0f6d2f64234120197bafaf9e990e8364",
+    "wgan_gp": "9dbed99f5e81017a1729b833e8699feac5c349e8fb76198bb9106ecddb18afc6",
+}
+for _loss, _digest in _EYE2FACE_LOSS_SHA256.items():
+    register(
+        WeightsEntry(
+            name=f"eye2face_{_loss}",
+            filename=f"eye2face_{_loss}.pt",
+            url=None,  # ships in facekit/weights/
+            sha256=_digest,
+            licence="MIT (facekit); trained only on procedurally generated SynthFaces",
+            loader="facekit.nn:EyeToFace",
+            description=f"eye-to-face autoencoder trained with the {_loss} loss (equal-budget comparison, "
+            "SynthFaces, int8 weights, shipped with facekit)",
+            size="1.4 MB",
+        )
+    )
 
 # dlib's models, shipped by the face_recognition_models wheel (https://github.com/ageitgey/face_recognition_models,
 # MIT) in its models/ folder. dlib-models' README: Davis King released his model files into the public domain; the
@@ -672,7 +699,7 @@ def check_state_dict(
 
 def _read_state_dict(file: Path, name: Optional[str] = None) -> Tuple[Dict[str, Tensor], Dict[str, Any]]:
     """Read a state dict (or a ``{"state_dict": ..., "config": ...}`` checkpoint) with :func:`read_weights`."""
-    obj = read_weights(file, name=name)
+    obj = unpack_checkpoint(read_weights(file, name=name))  # int8 files (save(quantize="int8")) to float32
     config: Dict[str, Any] = {}
     if isinstance(obj, Mapping) and "state_dict" in obj:
         config = dict(obj.get("config", {}) or {})
@@ -802,7 +829,91 @@ def pretrained(
     return net
 
 
-def save(model: nn.Module, path: PathLike, *, meta: Optional[Mapping[str, Any]] = None, half: bool = True) -> Path:
+QUANTIZE_SCHEMES: Tuple[str, ...] = ("int8",)
+"""What ``hub.save(..., quantize=...)`` can write: ``"int8"``, see :func:`quantize_state_dict`."""
+
+
+def quantize_state_dict(state: Mapping[str, Tensor], scheme: str = "int8") -> Dict[str, Any]:
+    """Store the weights of convolutions and linear layers in 8 bits, everything else in float16.
+
+    Scheme ``"int8"``: each floating-point tensor with two or more dimensions (a convolution's, transposed
+    convolution's or linear layer's weight) is stored as int8 values :math:`q = \\mathrm{round}(w / s)` in
+    :math:`[-127, 127]`, with one float32 scale :math:`s = \\max |w| / 127` per slice along the first dimension
+    (the output channels of a convolution, the input channels of a transposed convolution), symmetric around 0.
+    Biases, batch-norm parameters and running statistics stay float16; integer buffers are kept as they are.
+    The weights take about a quarter of their float32 size (half of the float16 file).
+
+    Args:
+        state: a state dict (tensors only).
+        scheme: ``"int8"`` (the only one).
+
+    Returns:
+        ``{"scheme", "state_dict", "scales"}``: int8 / float16 / integer tensors by name, and a float32 tensor of
+        scales for each quantized name. :func:`dequantize_state_dict` reverses it.
+
+    Example:
+        >>> w = {"conv.weight": torch.tensor([[[[0.25, -1.0]]], [[[0.2, 0.8]]]])}
+        >>> q = quantize_state_dict(w)
+        >>> q["state_dict"]["conv.weight"].dtype, q["state_dict"]["conv.weight"].flatten().tolist()
+        (torch.int8, [32, -127, 32, 127])
+        >>> dequantize_state_dict(q)["conv.weight"].flatten()
+        tensor([ 0.2520, -1.0000,  0.2016,  0.8000])
+    """
+    if scheme not in QUANTIZE_SCHEMES:
+        raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_SCHEMES)} (or None); got {scheme!r}")
+    out: Dict[str, Tensor] = {}
+    scales: Dict[str, Tensor] = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if v.is_floating_point() and v.ndim >= 2 and v.numel() > 0:
+            w = v.float().flatten(1)  # (slices, rest)
+            s = (w.abs().amax(1) / 127.0).clamp_min(1e-12)  # per first-dimension slice, symmetric
+            out[k] = (w / s[:, None]).round().clamp(-127, 127).to(torch.int8).reshape(v.shape)
+            scales[k] = s
+        elif v.is_floating_point():
+            out[k] = v.half()
+        else:
+            out[k] = v.clone()
+    return {"scheme": scheme, "state_dict": out, "scales": scales}
+
+
+def dequantize_state_dict(packed: Mapping[str, Any]) -> Dict[str, Tensor]:
+    """The float32 state dict of a :func:`quantize_state_dict` result (float16 tensors cast back to float32).
+
+    Raises:
+        WeightsFormatError: an unknown scheme, or a quantized tensor without its scales.
+    """
+    if packed.get("scheme") not in QUANTIZE_SCHEMES:
+        raise WeightsFormatError(f"unknown weights quantization {packed.get('scheme')!r}; facekit reads "
+                                 f"{', '.join(QUANTIZE_SCHEMES)}")
+    scales = packed.get("scales", {}) or {}
+    state: Dict[str, Tensor] = {}
+    for k, v in packed["state_dict"].items():
+        if v.dtype == torch.int8:
+            if k not in scales or scales[k].numel() != v.shape[0]:
+                raise WeightsFormatError(f"quantized tensor {k!r} has no (or wrong) scales in the file")
+            state[k] = v.float() * scales[k].float().reshape(-1, *([1] * (v.ndim - 1)))
+        elif v.is_floating_point():
+            state[k] = v.float()
+        else:
+            state[k] = v
+    return state
+
+
+def unpack_checkpoint(obj: Any) -> Any:
+    """A file written by :func:`save` with ``quantize=`` becomes ``{"state_dict" (float32), "config", ...}``.
+
+    Anything else is returned unchanged (float16 files are cast back when loaded into a network).
+    """
+    if isinstance(obj, Mapping) and isinstance(obj.get("quantization"), Mapping) and "state_dict" in obj:
+        obj = dict(obj)
+        obj["state_dict"] = dequantize_state_dict({**obj["quantization"], "state_dict": obj["state_dict"]})
+        obj["quantized"] = obj.pop("quantization")["scheme"]
+    return obj
+
+
+def save(model: nn.Module, path: PathLike, *, meta: Optional[Mapping[str, Any]] = None, half: bool = True,
+         quantize: Optional[str] = None) -> Path:
     """Write a network in the format :func:`load` reads: ``{"state_dict", "config": model.config}``.
 
     What ``facekit/weights/`` ships (register the file's SHA-256 with :func:`register`).
@@ -812,6 +923,11 @@ def save(model: nn.Module, path: PathLike, *, meta: Optional[Mapping[str, Any]] 
         path: the ``.pt`` file.
         meta: plain values (the training command, figures), also written as JSON to ``<path>.json``.
         half: store floating-point tensors in float16 (half the size; loading casts them back).
+        quantize: ``None``, or ``"int8"``: weights of two or more dimensions in 8 bits with per-channel float32
+            scales, the rest float16 (:func:`quantize_state_dict`; about half the size of a float16 file). The
+            file then also holds ``"quantization": {"scheme", "scales"}``; :func:`load`, :func:`pretrained` and
+            :func:`facekit.methods.eye2face.load_pretrained` read it back to float32. Measure what it costs
+            (the outputs of the float16 and the int8 network) before you ship one.
 
     Returns:
         the path written.
@@ -819,10 +935,17 @@ def save(model: nn.Module, path: PathLike, *, meta: Optional[Mapping[str, Any]] 
     import json
 
     path = Path(path)
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
-             for k, v in model.state_dict().items()}
+    obj: Dict[str, Any]
+    if quantize is not None:
+        packed = quantize_state_dict(model.state_dict(), quantize)
+        obj = {"state_dict": packed["state_dict"], "config": dict(model.config),
+               "quantization": {"scheme": packed["scheme"], "scales": packed["scales"]}}
+    else:
+        state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
+                 for k, v in model.state_dict().items()}
+        obj = {"state_dict": state, "config": dict(model.config)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "config": dict(model.config)}, path)
+    torch.save(obj, path)
     if meta is not None:
         path.with_suffix(".json").write_text(json.dumps(dict(meta), indent=1) + "\n")
     return path

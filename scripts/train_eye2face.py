@@ -20,6 +20,21 @@ What it does
    ``torch.load(weights_only=True)``) and ``eye2face.json`` (the command, wall time and figures), and prints
    the file's SHA-256.
 
+5. ``--losses l1,normalized,balanced,wgan_gp`` (the loss comparison of chapter 4): one generator per loss of
+   ``facekit.methods.eye2face.COMPARED_LOSSES`` (``wgan_gp``: the conditional WGAN-GP baseline of section V,
+   ``train_wgan_gp``), trained one after the other from the same initial weights, on the same pairs in the same
+   order, for the same ``--steps`` of ``--batch-size`` (for the WGAN-GP these are generator steps, each after five
+   critic steps). Checkpoints go to ``runs/eye2face_losses/<loss>`` (the pairs are cached in
+   ``runs/eye2face_losses``); re-running resumes, also with a larger ``--steps`` (each loss continues from its last
+   checkpoint and ends with the weights of an uninterrupted run). Each generator is written to
+   ``facekit/weights/eye2face_<loss>.pt`` in 8 bits (``--quantize int8``: ``facekit.hub.save(..., quantize="int8")``,
+   per-channel int8 weights and float16 for the rest, so that four files fit the package's 50 MB of weights) with
+   ``eye2face_<loss>.json``; its scores on the test pairs are those of the stored file, and
+   ``stored_vs_float16_output_psnr`` is the PSNR between the faces of the stored generator and of its float16
+   copy on the test eyes. ``eye2face_losses.json`` collects the command, the budget against the paper's, the wall
+   times and the figures. ``--jobs 2`` trains two losses at once, one process each (``--threads`` each), the
+   WGAN-GP first: each loss's result does not depend on it.
+
 Command (the shipped weights)::
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/train_eye2face.py --images 5000 --steps 480 --batch-size 32
@@ -36,6 +51,39 @@ record, written by this script, is ``facekit/weights/eye2face.json``, which chap
   calls different people the same person most of the time; recall@1 is the meaningful figure);
 * file: ``facekit/weights/eye2face.pt``, 2.67 MB (float16),
   sha256 b9118d2e533f151c553d7d7aaa2ff8cfe8a78a3050c2a5b2535c43088ae417ec.
+
+Command (the per-loss generators of the loss comparison, chapter 4)::
+
+    python scripts/train_eye2face.py --losses l1,normalized,balanced,wgan_gp --images 5000 --steps 240 \\
+        --batch-size 32 --threads 1 --jobs 2
+
+Record of that run (2 CPU cores shared with one to three other jobs; the full record, written by this script, is
+``facekit/weights/eye2face_losses.json`` and ``eye2face_<loss>.json``, which chapter 4 prints):
+
+* budget, equal for the four: 240 steps of 32 pairs = 7,680 images = 2.04 epochs of 3,760 pairs (5,000 renders of
+  the current SynthFaces, yield 0.376), seed 0, Adam 1e-3. The paper: 150 epochs of 15,000 pairs = 2,250,000
+  images, 293 times more (this is 0.34 % of it: 0.51 epochs of the paper's 15,000 pairs against its 150);
+* how it ran: it was started as 240 steps with 2 threads, restarted with 1 thread (2 threads on 2 cores shared with
+  another job ran about 5 times slower), then with ``--steps 600`` and ``360`` with ``--jobs 2``, and brought back
+  to 240 when other jobs took the cores; every restart resumed from the last checkpoint, none had passed 240. Wall
+  time from the first start to the last file: 48 min; the last invocation 1,818 s (30 min). Training seconds in
+  the JSON count the invocations that finished (l1 103 s for steps 125-240, normalized 607 s for 100-240, balanced
+  940 s for 50-240, WGAN-GP 1,782 s for 25-240); the interrupted ones took another 376 s (l1, steps 0-125, 2
+  threads), 246 s (normalized 0-100), 194 s (balanced 0-50, plus 56 s lost) and 195 s (WGAN-GP 0-25, plus 56 s
+  lost);
+* test identities (218 pairs of 300 test renders), stored files (int8), against the untrained generator (PSNR
+  12.31 dB, L1 0.211, identity kept 0.00, recall@1 0.009):
+
+  - l1: PSNR 16.33 dB, L1 0.119, identity kept 0.40 (false match 0.39), recall@1 0.023;
+  - normalized: PSNR 15.36 dB, L1 0.142, identity kept 0.73 (false match 0.67), recall@1 0.046;
+  - balanced: PSNR 13.59 dB, L1 0.178, identity kept 0.09 (false match 0.10), recall@1 0.032;
+  - wgan_gp: PSNR 11.99 dB, L1 0.205, identity kept 0.16 (false match 0.15), recall@1 0.032;
+
+* storage: 1.37 MB per file (int8; a float16 file is 2.67 MB), faces of the stored generator against those of its
+  float16 copy on the test eyes: PSNR 58.4 (l1), 59.9 (normalized), 60.0 (balanced), 59.0 (WGAN-GP) dB;
+* the balanced generator of this run (240 steps) scores below the shipped ``eye2face.pt`` (480 steps of 32,
+  15.13 dB and identity kept 0.77 on the same 218 pairs), so ``eye2face.pt`` stays the generator of the rest of
+  chapter 4 and is not part of the equal-budget comparison.
 
 The shipped file was trained before the SynthFaces noses changed (a pointed nose's lit tip and V outline). Re-run on
 the current renderer (same command with ``--threads 2``: 3,760 pairs, 574 s of training), it scored PSNR 14.80 dB and
@@ -61,6 +109,7 @@ if str(ROOT) not in sys.path:
 
 from facekit.config import cache_dir, seed_everything  # noqa: E402
 from facekit.data.pairs import EyeFacePairs  # noqa: E402
+from facekit.eval import psnr  # noqa: E402
 from facekit.methods import eye2face as e2f  # noqa: E402
 from facekit.nn import EyeToFace  # noqa: E402
 
@@ -78,24 +127,67 @@ def load_or_build_pairs(path: Path, split: str, n_images: int, seed: int) -> Eye
     return pairs
 
 
+def _rounded(row: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def _test_scores(generator: torch.nn.Module, test: EyeFacePairs, identity: torch.Tensor | None) -> dict:
+    """``score_faces`` (SynthFaces oracle) on the test pairs, plus ``identity_check``'s false match and recall@1."""
+    out = e2f.generate(generator, test.eyes)
+    row = e2f.score_faces(out, test.faces, data="synth")
+    if identity is not None:
+        check = e2f.identity_check(out, test.faces, identity, data="synth")
+        row.update(false_match=check["other_person"], recall_at_1=check["recall_at_1"])
+    return _rounded(row)
+
+
+def _timed_training(ckpt: Path, fn) -> tuple:
+    """Run ``fn()`` and add its wall time to ``ckpt/timing.json`` (so a resumed run still reports its total)."""
+    record = ckpt / "timing.json"
+    before = json.loads(record.read_text()) if record.is_file() else {"seconds": 0.0, "runs": 0}
+    t0 = time.time()
+    result = fn()
+    record.parent.mkdir(parents=True, exist_ok=True)
+    total = {"seconds": before["seconds"] + time.time() - t0, "runs": before["runs"] + 1}
+    record.write_text(json.dumps(total) + "\n")
+    return result, total
+
+
+def _command(argv: list | None) -> str:
+    return ((f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else "")
+            + "python scripts/train_eye2face.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+
+
 def main(argv: list | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=5000, help="training renders scanned by the Haar pipeline")
     parser.add_argument("--test-images", type=int, default=300, help="test-identity renders for the scores")
     parser.add_argument("--loss", default="balanced", choices=e2f.LOSSES)
+    parser.add_argument("--losses", default=None,
+                        help="comma-separated losses of facekit.methods.eye2face.COMPARED_LOSSES (wgan_gp: the "
+                        "conditional WGAN-GP baseline) trained one after the other with equal budgets; writes "
+                        "eye2face_<loss>.pt (see --quantize) and eye2face_losses.json in --out-dir")
     parser.add_argument("--loss-network", default="synthface_net", choices=("synthface_net", "vgg19"))
     parser.add_argument("--steps", type=int, default=240)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=e2f.PAPER["lr"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (per process with --jobs)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with --losses: train that many losses at once, one process each")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
-                        help="default: <FACEKIT_HOME>/runs/eye2face_<loss>")
+                        help="default: <FACEKIT_HOME>/runs/eye2face_<loss> (with --losses: runs/eye2face_losses, "
+                        "one sub-folder per loss)")
     parser.add_argument("--out", type=Path, default=e2f.WEIGHTS_FILE)
+    parser.add_argument("--out-dir", type=Path, default=e2f.WEIGHTS_FILE.parent, help="with --losses")
+    parser.add_argument("--quantize", default="int8", choices=("int8", "none"),
+                        help="with --losses: how the per-loss files are stored (facekit.hub.save)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
+    if args.losses is not None:
+        return main_losses(args, argv)
     ckpt = args.checkpoint_dir or cache_dir("runs", f"eye2face_{args.loss}")
     t0 = time.time()
     train = load_or_build_pairs(Path(ckpt) / f"pairs_train_{args.images}.pt", "train", args.images, args.seed)
@@ -121,8 +213,7 @@ def main(argv: list | None = None) -> dict:
         print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores[name].items()})
     losses = history.terms["loss"]
     meta = {
-        "command": (f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else "")
-        + "python scripts/train_eye2face.py " + " ".join(argv or sys.argv[1:]),
+        "command": _command(argv),
         "loss": args.loss,
         "loss_network": net.description.split(",")[0],
         "steps": args.steps,
@@ -150,6 +241,138 @@ def main(argv: list | None = None) -> dict:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}")
     print(json.dumps(meta))
     return meta
+
+
+def _comparison_data(args: argparse.Namespace) -> tuple:
+    """The cached train / test pairs of ``--losses``, the test pairs' identities, and the time it took."""
+    root = Path(args.checkpoint_dir or cache_dir("runs", "eye2face_losses"))
+    t0 = time.time()
+    train = load_or_build_pairs(root / f"pairs_train_{args.images}.pt", "train", args.images, args.seed)
+    test = load_or_build_pairs(root / f"pairs_test_{args.test_images}.pt", "test", args.test_images, args.seed)
+    from facekit.data import SynthFaces  # the identities of the test pairs (for recall@1), from the image index
+
+    ds = SynthFaces("test", size=128, n_identities=1000, length=args.test_images, poses="multipie", lights="all",
+                    attributes="random", seed=args.seed)  # the renders synth_eye_face_pairs scanned
+    identity = torch.tensor([ds.spec(int(i))["identity"] for i in test.image_index])
+    return root, train, test, identity, time.time() - t0
+
+
+def _initial_weights(seed: int) -> dict:
+    torch.manual_seed(seed)
+    return EyeToFace().state_dict()  # the same initial weights for every loss
+
+
+def train_one_loss(kind: str, args: argparse.Namespace, argv: list | None) -> dict:
+    """Train, store and score the generator of one loss (in this process or in a ``--jobs`` worker)."""
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    root, train, test, identity, _ = _comparison_data(args)
+    net = e2f.loss_network(args.loss_network, device="cpu", verbose=False)
+    paper_images = e2f.PAPER["epochs"] * e2f.PAPER["train_pairs"]
+    ckpt = root / kind
+    g = EyeToFace()
+    g.load_state_dict(_initial_weights(args.seed))
+    if kind == "wgan_gp":
+        (g, _, history), timing = _timed_training(ckpt, lambda: e2f.train_wgan_gp(
+            train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, generator=g,
+            device="cpu", checkpoint_dir=ckpt, checkpoint_every=25))
+        curve = history.terms["generator"]
+    else:
+        (g, history, _), timing = _timed_training(ckpt, lambda: e2f.train_generator(
+            train, kind, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            generator=g, net=net, device="cpu", checkpoint_dir=ckpt, checkpoint_every=25))
+        curve = history.terms["loss"]
+    seen = args.steps * args.batch_size
+    meta = {
+        "command": _command(argv),
+        "loss": kind,
+        "loss_network": net.description.split(",")[0] if kind != "wgan_gp" else "none (critic)",
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "train_images": train.n_images,
+        "train_pairs": len(train),
+        "epochs": round(seen / len(train), 2),
+        "images_seen": seen,
+        "paper_images_seen": paper_images,
+        "share_of_paper_budget": round(seen / paper_images, 4),
+        "test_images": test.n_images,
+        "test_pairs": len(test),
+        "loss_first": round(curve[0], 4),
+        "loss_last10": round(sum(curve[-10:]) / len(curve[-10:]), 4),
+        "train_seconds": round(timing["seconds"], 1),
+        "train_runs": timing["runs"],
+        "train_images_per_second": round(seen / max(timing["seconds"], 1e-9), 2),
+        "threads": args.threads,
+        "quantize": None if args.quantize == "none" else args.quantize,
+    }
+    out = args.out_dir / f"eye2face_{kind}.pt"
+    e2f.save_pretrained(g, out, meta=meta, quantize=meta["quantize"])
+    # what the storage costs: the stored generator's faces against those of the float16 generator
+    f16 = e2f.save_pretrained(g, ckpt / "generator_float16.pt")
+    ref, got = e2f.generate(e2f.load_pretrained(f16), test.eyes), e2f.generate(e2f.load_pretrained(out), test.eyes)
+    db = float(psnr(got, ref))
+    meta["stored_vs_float16_output_psnr"] = round(db, 2) if db != float("inf") else None  # None: identical
+    meta["test_scores"] = _test_scores(e2f.load_pretrained(out), test, identity)  # the file as shipped
+    print(kind, meta["test_scores"], flush=True)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    meta["sha256"] = digest
+    meta["file_mb"] = round(out.stat().st_size / 1e6, 3)
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {out} ({meta['file_mb']:.2f} MB), sha256 {digest}", flush=True)
+    return meta
+
+
+def main_losses(args: argparse.Namespace, argv: list | None) -> dict:
+    """``--losses``: every loss from the same initial weights, pairs, batch order, steps and batch size."""
+    losses = [k.strip() for k in args.losses.split(",") if k.strip()]
+    bad = [k for k in losses if k not in e2f.COMPARED_LOSSES]
+    if bad or not losses:
+        raise SystemExit(f"--losses: unknown {bad or 'empty list'}; choose from {', '.join(e2f.COMPARED_LOSSES)}")
+    t_start = time.time()
+    root, train, test, identity, t_data = _comparison_data(args)
+    print(f"train: {train} (yield {e2f.pipeline_yield(train):.3f}); test: {test} ({t_data:.0f} s)", flush=True)
+    records: dict = {}
+    if args.jobs > 1:  # one process per loss, the slowest first (the WGAN-GP: five critic steps per step)
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        order = sorted(losses, key=lambda k: ("wgan_gp", "balanced", "normalized", "l1").index(k))
+        with cf.ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {k: pool.submit(train_one_loss, k, args, argv) for k in order}
+            records = {k: futures[k].result() for k in losses}
+    else:
+        records = {k: train_one_loss(k, args, argv) for k in losses}
+    untrained = EyeToFace()
+    untrained.load_state_dict(_initial_weights(args.seed))
+    paper_images = e2f.PAPER["epochs"] * e2f.PAPER["train_pairs"]
+    summary = {
+        "command": _command(argv),
+        "losses": losses,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "threads": args.threads,
+        "jobs": args.jobs,
+        "train_pairs": len(train),
+        "test_pairs": len(test),
+        "epochs": round(args.steps * args.batch_size / len(train), 2),
+        "paper_epochs": e2f.PAPER["epochs"],
+        "paper_train_pairs": e2f.PAPER["train_pairs"],
+        "images_seen": args.steps * args.batch_size,
+        "paper_images_seen": paper_images,
+        "data_seconds": round(t_data, 1),
+        "wall_seconds_this_invocation": round(time.time() - t_start, 1),
+        "untrained": _test_scores(untrained, test, identity),
+        "per_loss": {k: {"file": f"eye2face_{k}.pt", "sha256": r["sha256"], "train_seconds": r["train_seconds"],
+                         "loss_first": r["loss_first"], "loss_last10": r["loss_last10"],
+                         "stored_vs_float16_output_psnr": r["stored_vs_float16_output_psnr"],
+                         "test_scores": r["test_scores"]} for k, r in records.items()},
+    }
+    (args.out_dir / "eye2face_losses.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
+    return summary
 
 
 if __name__ == "__main__":

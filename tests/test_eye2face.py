@@ -304,3 +304,32 @@ def test_identity_check_with_a_distance_judge_describes_each_face_once():
     assert len(calls) == 2  # generated and true, once each
     assert out["same_person"] == pytest.approx(0.75)
     assert out["true_vs_other"] == 0.0 and out["other_person"] == 0.0  # neighbours differ by more than 0.1
+
+
+def test_int8_generator_round_trip_and_its_output_error(synth_pairs, tmp_path):
+    pairs, _ = synth_pairs
+    g = e2f.load_pretrained()
+    f16 = e2f.save_pretrained(g, tmp_path / "f16.pt")
+    q8 = e2f.save_pretrained(g, tmp_path / "q8.pt", quantize="int8", meta={"note": "int8"})
+    assert q8.stat().st_size < 0.6 * f16.stat().st_size
+    again = e2f.load_pretrained(q8)
+    assert again.meta == {"note": "int8"} and not again.training
+    a, b = e2f.generate(e2f.load_pretrained(f16), pairs.eyes), e2f.generate(again, pairs.eyes)
+    mse = float(((a - b) ** 2).mean())
+    assert 10 * math.log10(1 / max(mse, 1e-20)) > 35  # PSNR of the int8 outputs against the float16 ones
+
+
+@pytest.mark.parametrize("loss", e2f.COMPARED_LOSSES)
+def test_load_pretrained_per_loss(synth_pairs, loss):
+    pairs, _ = synth_pairs
+    g = e2f.load_pretrained(loss=loss)
+    assert isinstance(g, EyeToFace) and not g.training
+    assert g.meta["loss"] == loss and g.meta["quantize"] == "int8"
+    first = e2f.load_pretrained(loss=e2f.COMPARED_LOSSES[0]).meta
+    for key in ("steps", "batch_size", "seed", "train_pairs", "lr"):  # equal budgets, one script
+        assert g.meta[key] == first[key], key
+    out = e2f.generate(g, pairs.eyes[:4])
+    assert out.shape == (4, 3, 128, 128) and torch.isfinite(out).all()
+    assert e2f.loss_weights_name(loss) == f"eye2face_{loss}"
+    with pytest.raises(ValueError, match="loss must be one of"):
+        e2f.load_pretrained(loss="mse")

@@ -213,3 +213,43 @@ def test_download_copies_into_the_cache(tmp_path, isolated_cache):
 
 def test_docstring_examples_run():
     assert doctest.testmod(hub).failed == 0
+
+
+def test_int8_quantized_save_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = SynthFaceNet(num_classes=7, embedding_dim=16)
+    net.eval()
+    f16 = hub.save(net, tmp_path / "f16.pt")
+    q8 = hub.save(net, tmp_path / "synthface_net.pt", quantize="int8", meta={"note": "int8"})
+    assert q8.stat().st_size < 0.65 * f16.stat().st_size  # 8-bit weights: much smaller than float16
+    raw = hub.read_weights(q8)
+    assert raw["quantization"]["scheme"] == "int8"
+    packed = {k: v for k, v in raw["state_dict"].items() if v.dtype == torch.int8}
+    assert packed and all(v.ndim >= 2 for v in packed.values())  # conv / linear weights only
+    assert all(v.dtype in (torch.float16, torch.int8, torch.int64) for v in raw["state_dict"].values())
+    loaded = hub.pretrained("synthface_net", q8, check_hash=False)  # hub.load / pretrained read it back
+    for k, v in net.state_dict().items():
+        got = loaded.state_dict()[k]
+        if k in packed:  # error at most half a quantization step of its channel (+ float16 of the scale)
+            step = v.flatten(1).abs().amax(1) / 127
+            err = (got - v).flatten(1).abs().amax(1)
+            assert bool((err <= step / 2 + 1e-6).all()), k
+        elif v.is_floating_point():
+            torch.testing.assert_close(got, v, rtol=1e-3, atol=1e-3)
+        else:
+            assert torch.equal(got, v)
+    with pytest.raises(ValueError, match="quantize"):
+        hub.save(net, tmp_path / "x.pt", quantize="int4")
+    bad = dict(raw, quantization={"scheme": "int8", "scales": {}})  # scales lost
+    torch.save(bad, tmp_path / "bad.pt")
+    with pytest.raises(hub.WeightsFormatError, match="scales"):
+        hub.load("synthface_net", tmp_path / "bad.pt", check_hash=False)
+
+
+def test_eye2face_weights_are_registered_with_the_shipped_files_hashes():
+    names = ["eye2face"] + [f"eye2face_{k}" for k in ("l1", "normalized", "balanced", "wgan_gp")]
+    for name in names:
+        entry = hub.REGISTRY[name]
+        assert entry.loader == "facekit.nn:EyeToFace" and entry.sha256 and len(entry.sha256) == 64, name
+        file = hub.PACKAGE_WEIGHTS_DIR / entry.filename
+        assert hub.sha256sum(file) == entry.sha256, name

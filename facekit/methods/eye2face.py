@@ -53,7 +53,9 @@ from facekit.nn.features import FeatureNet
 __all__ = [
     "PAPER",
     "LOSSES",
+    "COMPARED_LOSSES",
     "WEIGHTS_FILE",
+    "loss_weights_name",
     "PairInfo",
     "synth_eye_face_pairs",
     "pipeline_yield",
@@ -85,8 +87,24 @@ PAPER: Dict[str, Any] = {
 LOSSES: Tuple[str, ...] = ("l1", "normalized", "balanced")
 """The three generator losses of section IV, in the paper's order."""
 
+COMPARED_LOSSES: Tuple[str, ...] = (*LOSSES, "wgan_gp")
+"""The three losses and the paper's GAN baseline (``"wgan_gp"``, :func:`train_wgan_gp`): one shipped generator
+each, trained with equal budgets by ``scripts/train_eye2face.py --losses`` (:func:`load_pretrained` ``loss=``)."""
+
 WEIGHTS_FILE: Path = Path(__file__).resolve().parent.parent / "weights" / "eye2face.pt"
 """The shipped generator (``scripts/train_eye2face.py``); its figures are in ``eye2face.json`` beside it."""
+
+
+def loss_weights_name(loss: str) -> str:
+    """The :mod:`facekit.hub` name of the shipped generator trained with ``loss`` (one of :data:`COMPARED_LOSSES`).
+
+    Example:
+        >>> loss_weights_name("wgan_gp")
+        'eye2face_wgan_gp'
+    """
+    if loss not in COMPARED_LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(COMPARED_LOSSES)}; got {loss!r}")
+    return f"eye2face_{loss}"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -588,7 +606,8 @@ def identity_check(generated: Tensor, true: Tensor, identity: Tensor, *, oracle:
 # The shipped checkpoint
 # ----------------------------------------------------------------------------------------------------------------
 def save_pretrained(generator: EyeToFace, path: Union[str, Path] = WEIGHTS_FILE, *,
-                    meta: Optional[Mapping[str, Any]] = None, half: bool = True) -> Path:
+                    meta: Optional[Mapping[str, Any]] = None, half: bool = True,
+                    quantize: Optional[str] = None) -> Path:
     """Write ``{"state_dict", "config", "meta"}`` (the :mod:`facekit.hub` format) and ``meta`` as JSON beside it.
 
     Args:
@@ -596,20 +615,27 @@ def save_pretrained(generator: EyeToFace, path: Union[str, Path] = WEIGHTS_FILE,
         path: the ``.pt`` file (default: the shipped ``facekit/weights/eye2face.pt``).
         meta: figures and the training command (plain values), also written to ``<path>.json``.
         half: store floating-point tensors in float16 (half the size; loading casts them back).
+        quantize: ``None`` or ``"int8"`` (8-bit weights with per-channel scales, :func:`facekit.hub.save`;
+            the per-loss comparison generators ship that way).
 
     Returns:
         the path written.
     """
     from facekit import hub
 
-    return hub.save(generator, path, meta=meta, half=half)
+    return hub.save(generator, path, meta=meta, half=half, quantize=quantize)
 
 
-def load_pretrained(path: Optional[Union[str, Path]] = None, *, device: Any = None) -> EyeToFace:
-    """The shipped eye-to-face generator (trained on SynthFaces by ``scripts/train_eye2face.py``), in eval mode.
+def load_pretrained(path: Optional[Union[str, Path]] = None, *, loss: Optional[str] = None,
+                    device: Any = None) -> EyeToFace:
+    """A shipped eye-to-face generator (trained on SynthFaces by ``scripts/train_eye2face.py``), in eval mode.
 
     Args:
-        path: a file written by :func:`save_pretrained` (default :data:`WEIGHTS_FILE`).
+        path: a file written by :func:`save_pretrained` (default :data:`WEIGHTS_FILE`, or the file of ``loss``).
+        loss: one of :data:`COMPARED_LOSSES`: the generator of the equal-budget loss comparison trained with that
+            loss (``scripts/train_eye2face.py --losses``; hub name :func:`loss_weights_name`, stored in 8 bits,
+            :func:`facekit.hub.save` ``quantize="int8"``). ``None``: the shipped float16 generator
+            ``eye2face.pt`` (balanced loss), which the rest of chapter 4 uses.
         device: where to put it.
 
     Returns:
@@ -619,21 +645,26 @@ def load_pretrained(path: Optional[Union[str, Path]] = None, *, device: Any = No
         facekit.hub.WeightsNotFoundError: no such file (a ``FileNotFoundError``; the message says how to make it).
         facekit.hub.WeightsFormatError: the file is empty, truncated, not a PyTorch file or holds arbitrary Python
             objects (read by :func:`facekit.hub.read_weights`, as every weights file).
-        ValueError: the file is not an eye-to-face checkpoint (no ``state_dict`` and ``config``).
+        ValueError: the file is not an eye-to-face checkpoint (no ``state_dict`` and ``config``), or ``loss`` is
+            unknown.
         facekit.hub.WeightsKeysError: its keys or shapes do not fit the network its ``config`` describes.
-        facekit.hub.WeightsHashError: the default file is not the registered ``eye2face.pt``.
+        facekit.hub.WeightsHashError: a shipped file (no ``path``) is not the registered one.
     """
     from facekit import hub
 
-    file = Path(path) if path is not None else WEIGHTS_FILE
+    name = "eye2face" if loss is None else loss_weights_name(loss)
+    default = WEIGHTS_FILE.parent / hub.REGISTRY[name].filename
+    file = Path(path) if path is not None else default
+    script = "python scripts/train_eye2face.py" + ("" if loss is None else " --losses ...")
     if not file.is_file():
         raise hub.WeightsNotFoundError(
-            f"no eye-to-face checkpoint at {file}. It ships with facekit (facekit/weights/eye2face.pt); recreate it "
-            "with `python scripts/train_eye2face.py` (see its docstring), or pass path= to your own.")
-    if path is None:  # the shipped file: check it is the registered one (facekit.hub, "eye2face")
-        hub.verify("eye2face", file)
-    obj = hub.read_weights(file, name="eye2face" if path is None else None,
-                           remedy="recreate it with `python scripts/train_eye2face.py`, or pass path= to a good copy")
+            f"no eye-to-face checkpoint at {file}. It ships with facekit (facekit/weights/{default.name}); recreate "
+            f"it with `{script}` (see its docstring), or pass path= to your own.")
+    if path is None:  # a shipped file: check it is the registered one (facekit.hub)
+        hub.verify(name, file)
+    obj = hub.read_weights(file, name=name if path is None else None,
+                           remedy=f"recreate it with `{script}`, or pass path= to a good copy")
+    obj = hub.unpack_checkpoint(obj)  # 8-bit files to float32
     if not isinstance(obj, dict) or "state_dict" not in obj or "config" not in obj:
         raise ValueError(f"{file} is not an eye-to-face checkpoint (expected the keys 'state_dict' and 'config')")
     generator = EyeToFace(**obj["config"])
