@@ -46,7 +46,8 @@ times vary; ``--n 2``: 2 references x 6 edits = 12 edits per setting, so one edi
   0.25 (was -0.13), L1 0.19. Through SynthFaceNet (41 s) every figure is unchanged (its step stays 20). So the
   step lifts the reference start through DlibFaceNet past both targets, and the paper's blank start's identity
   cosine, but not its identity kept: at 150 steps it keeps 1 edit of 12 (3 before), and the study's 1000 steps
-  4 of 12 (0.333). The paper's setting does not reach identity kept 0.6 here; ``bench/cnia_identity.py`` has the
+  4 of 12 (0.333). The paper's setting does not reach the target here: a heavier identity weight (lambda 2-3)
+  with step 1 brings identity kept to 0.583 only with attribute success 0.417; ``bench/cnia_identity.py`` has the
   measured ceiling (the reconstruction from ``res2_4`` itself keeps 3 of 4 references even when converged).
 
 Usage:

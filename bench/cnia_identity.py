@@ -50,12 +50,21 @@ exactly. The 300-step rows are ``--checkpoints 300``.
 * Edits at step 2 (``--n 2 --checkpoints 150,400,1000 --set lr=2 --no-recon``, 463 s): 0.750 / 0.083 / 0.42 at
   150 steps, 0.583 / 0.250 / 0.47 at 400, 0.750 / 0.333 / 0.46 at 1000. The faces are no longer noise but pale
   and blurred (the hair's colour is lost), and the identity cosine rises; identity kept stays far below 0.6.
+* The identity weight lambda (not given by the paper) against the attribute, edits (``--n 2 --checkpoints 150,400
+  --no-recon --set lam=3 [--set lr=1]``, 165 s each): lambda 3 at step 2: 0.500 / 0.250 / 0.44 at 150 steps,
+  0.417 / 0.333 / 0.52 at 400; lambda 3 at step 1: 0.167 / 0.333 / 0.48 at 150, 0.417 / 0.583 / 0.57 at 400.
+  A heavier identity term and a smaller step bring identity kept near 0.6, and the edits then fail more often
+  than not: on this set the two halves of the target trade against each other.
+  Lambda 2 at step 1 (``--checkpoints 400,1000 --set lam=2 --set lr=1``, 354 s): 0.417 / 0.583 / 0.56 at 400,
+  0.583 / 0.417 / 0.51 at 1000; the faces stay pale and blurred.
 
 Conclusion: in the paper's setting (blank start, plain gradient descent, conv3_1-equivalent layer) through
-DlibFaceNet at 64 px, identity kept >= 0.6 is not reached by any iteration count, step, TV weight or render size
-measured. The first limit was the step (20 made noise); the next is the reconstruction itself: even converged
-(Adam) it keeps 3 of 4 references with cosines 0.39-0.81, and an edit then replaces the masked region with other
-people's features, so the edits' identity cosine (0.46 at best) sits below the oracle's 0.56.
+DlibFaceNet at 64 px, no iteration count, step, TV weight, render size or lambda measured gives attribute success
+>= 0.5 with identity kept >= 0.6 (the nearest: 0.583 identity with 0.417 success, or 0.583 success with 0.417
+identity), and the figures are pale, blurred faces, no longer noise. The first limit was the step (20 made
+noise); the next is the reconstruction itself: even converged (Adam) it keeps 3 of 4 references, with cosines
+0.39-0.81, and an edit then replaces the masked region with other people's features, so the edits' identity
+cosine (0.46 at lambda 1; 0.57 with a heavier lambda, which gives up edits) sits at or below the oracle's 0.56.
 
 Usage (1 thread)::
 
