@@ -10,8 +10,9 @@ Prints ONE JSON line:
 * ``attributes``: for each of CNIA Fig. 4's six edits (``PAPER_ATTRIBUTES``), scored by
   ``facekit.eval.score_edits`` against the exact SynthFaces counterfactuals (``--n`` test references each, 64 px):
   ``attribute_success``, ``identity_kept`` and ``l1`` (edit vs counterfactual), for three settings:
-  ``paper`` (the defaults of ``CNIA``: blank start, plain gradient descent with step 20, lambda 1, gamma 16,
-  masks, colour transfer; gamma was 0.5 before, which left colour noise instead of a face),
+  ``paper`` (the defaults of ``CNIA``: blank start, plain gradient descent with the network's default step,
+  ``facekit.methods.cnia.default_gd_step``: 20, 2 through DlibFaceNet; lambda 1, gamma 16, masks, colour transfer;
+  gamma was 0.5 before, which left colour noise instead of a face),
   ``reference_start`` (start from the reference, no colour transfer, lambda 0.3, gamma 0.5: a documented
   option) and
   ``blank_adam`` (the paper's blank start with chapter 2's inversion optimiser: Adam, step 0.1, gamma 16; it lowers
@@ -24,12 +25,36 @@ Prints ONE JSON line:
 
 ``network`` names the loss network (``--network``; default: what :func:`facekit.nn.face_network` chooses for
 SynthFaces). ``--network dlib_face_resnet`` runs CNIA through :class:`facekit.nn.DlibFaceNet` (its ``relu3_1`` is
-the depth-equivalent stage ``res2_4``; 64 px renders are resized to its 150 px inside).
+the depth-equivalent stage ``res2_4``; 64 px renders are resized to its 150 px inside). ``--settings`` scores only
+the named settings; ``--size`` renders the quality part at another size (the oracle still judges at 64 px).
+
+What limits identity in the paper's setting (issue 18; 1 thread on a 2-core CPU shared with another job, so wall
+times vary; ``--n 2``: 2 references x 6 edits = 12 edits per setting, so one edit is 0.083 of a mean):
+
+* before (step 20 for every network):
+  ``OMP_NUM_THREADS=1 python bench/cnia.py --no-speed --threads 1 --network dlib_face_resnet --n 2 --settings
+  paper,reference_start`` (126 s): attribute success / identity kept, paper 0.667 / 0.250, reference start
+  0.833 / 0.333; reconstruction by gradient descent: identity kept 0.00, cosine -0.13, L1 0.19. The same without
+  ``--network`` (SynthFaceNet, 37 s): paper 0.333 / 0.000, reference start 0.583 / 0.917, reconstruction 0.00.
+* the study (``bench/cnia_identity.py``, whose docstring has the commands and figures) found the step, not the
+  layer, to be what first limits the blank start through DlibFaceNet: at step 20 plain gradient descent
+  oscillates (a larger step leaves a higher identity loss), and the result is coloured noise; 2 rebuilds the
+  reference with a tenth of the identity loss. More iterations (150 -> 400 -> 1000), another TV weight or 128 px
+  renders did not lift identity at step 20.
+* after (DlibFaceNet's default step now 2; the same command, 151 s): paper 0.750 / 0.083, reference start
+  0.917 / 1.000 (L1 to the counterfactual 0.038 -> 0.012); reconstruction by gradient descent: kept 0.00, cosine
+  0.25 (was -0.13), L1 0.19. Through SynthFaceNet (41 s) every figure is unchanged (its step stays 20). So the
+  step lifts the reference start through DlibFaceNet past both targets, and the paper's blank start's identity
+  cosine, but not its identity kept: at 150 steps it keeps 1 edit of 12 (3 before), and the study's 1000 steps
+  4 of 12 (0.333). The paper's setting does not reach the target here: a heavier identity weight (lambda 2-3)
+  with step 1 brings identity kept to 0.583 only with attribute success 0.417; ``bench/cnia_identity.py`` has the
+  measured ceiling (the reconstruction from ``res2_4`` itself keeps 3 of 4 references even when converged).
 
 Usage:
     python bench/cnia.py            # 5-10 minutes on 2 shared CPU cores
     python bench/cnia.py --quick    # fewer references and steps
     python bench/cnia.py --quick --no-speed --network dlib_face_resnet   # quality only, through DlibFaceNet
+    python bench/cnia.py --no-speed --threads 1 --network dlib_face_resnet --n 2 --settings paper,reference_start
 """
 
 from __future__ import annotations
@@ -80,7 +105,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--network", default=None, help="a facekit.hub name (default: face_network()'s choice)")
     ap.add_argument("--no-speed", action="store_true", help="skip the timing (quality only)")
+    ap.add_argument("--size", type=int, default=64,
+                    help="render size of the quality part (the oracle judges every image at 64 px)")
+    ap.add_argument("--settings", default=",".join(SETTINGS),
+                    help="comma-separated settings to score (default all); the Adam reconstruction runs only with "
+                         "blank_adam")
     args = ap.parse_args()
+    chosen = [name.strip() for name in args.settings.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SETTINGS))
+    if unknown or not chosen:
+        ap.error(f"--settings: choose among {', '.join(SETTINGS)}; got {args.settings!r}")
     if args.quick:
         args.steps, args.n, args.repeats, args.pool = 60, 3, 2, 120
     t0 = time.time()
@@ -108,13 +142,14 @@ def main() -> None:
     result["paper_seconds_per_image"] = 30.0
     result["target_seconds_per_image_128"] = 10.0
 
-    # 2. quality per attribute (64 px)
+    # 2. quality per attribute (--size px; the oracle resizes to its 64 px)
     oracle = load_oracle()
-    pool = labelled_pool(64, args.pool)
-    test = SynthFaces("test", size=64, attributes=SOURCE_BASE)
+    pool = labelled_pool(args.size, args.pool)
+    test = SynthFaces("test", size=args.size, attributes=SOURCE_BASE)
     per: Dict[str, Dict[str, Any]] = {}
     means: Dict[str, Dict[str, float]] = {}
-    for setting, changes in SETTINGS.items():
+    for setting in chosen:
+        changes = SETTINGS[setting]
         cnia = CNIA(net, steps=args.steps, progress=False, **changes)
         rows = {}
         for label, attrs in PAPER_ATTRIBUTES.items():
@@ -131,6 +166,8 @@ def main() -> None:
     refs = synth_edit_pairs(test, {"Smiling": 1}, args.n)["sources"]
     recon: Dict[str, Dict[str, float]] = {}
     for name, changes in (("gd", {}), ("adam", SETTINGS["blank_adam"])):
+        if name == "adam" and "blank_adam" not in chosen:
+            continue
         rebuilt = CNIA(net, steps=args.steps, progress=False, mask=False, color=False,
                        **changes).edit_with_guides(refs, refs).raw
         row = score_edits(refs, rebuilt, {"Smiling": 0}, oracle=oracle, judge_attributes=False)
@@ -138,11 +175,12 @@ def main() -> None:
                        "identity_cosine": round(float(row["identity_cosine"]), 3),
                        "l1": round(float((rebuilt - refs).abs().mean()), 3)}
     result["reconstruction"] = recon
-    result["settings"] = {k: CNIA(net, steps=args.steps, **v).settings() for k, v in SETTINGS.items()}
+    result["settings"] = {k: CNIA(net, steps=args.steps, **SETTINGS[k]).settings() for k in chosen}
     result["attributes"] = per
     result["mean"] = means
     result["targets"] = {"attribute_success": 0.6, "identity_kept": 0.8}
     result["references_per_attribute"] = args.n
+    result["size"] = args.size
     result["pool"] = 2 * args.pool
     result["wall_s"] = round(time.time() - t0, 1)
     print(json.dumps(result))

