@@ -575,6 +575,30 @@ else:
           "run the chapter with FACEKIT_DATA=celeba")
 
 # %% [markdown]
+# ### FFHQ, the paper's evaluation set
+#
+# The paper trains on CelebA and evaluates on FFHQ {cite:p}`karras2019ffhq`: real faces of other people, from
+# another source. Where FFHQ's thumbnails are installed (`FACEKIT_HOME/data/ffhq/thumbnails128x128/`), the next cell
+# runs the same pipeline on them and scores the generator this page uses, identity judged by dlib's network (real
+# photos); otherwise it says how to get them.
+
+# %%
+from facekit.data import dataset_status
+
+if "not installed" not in dataset_status("ffhq")["ffhq"]:
+    ffhq_pairs = e2f.ffhq_eye_face_pairs(n_test_images, progress=True)
+    if len(ffhq_pairs):
+        on_ffhq = e2f.score_faces(e2f.generate(G, ffhq_pairs.eyes), ffhq_pairs.faces, data="ffhq")
+        print(f"FFHQ: {ffhq_pairs.n_images} thumbnails scanned, {len(ffhq_pairs)} pairs (yield "
+              f"{e2f.pipeline_yield(ffhq_pairs):.2f}); identity kept (dlib) {on_ffhq['identity_kept']:.3f}, PSNR "
+              f"{on_ffhq['psnr']:.2f} dB, L1 {on_ffhq['l1']:.3f}")
+    else:
+        print(f"FFHQ: {ffhq_pairs.n_images} thumbnails scanned, none with one face and two eyes")
+else:
+    print("FFHQ (the paper's evaluation set) is not installed here: put thumbnails128x128/ (from "
+          "https://github.com/NVlabs/ffhq-dataset) under FACEKIT_HOME/data/ffhq/ to evaluate on it")
+
+# %% [markdown]
 # Fine-tuning: a copy of the shipped generator trained further on the real **training** pairs (people disjoint from
 # the test people) with the same balanced loss, for the profile's budget (`smoke`: a handful of steps, `cpu`: a
 # couple of minutes, `gpu`: the paper's 150 epochs). The learning rate is a tenth of the paper's, our choice, so

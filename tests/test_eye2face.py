@@ -333,3 +333,24 @@ def test_load_pretrained_per_loss(synth_pairs, loss):
     assert e2f.loss_weights_name(loss) == f"eye2face_{loss}"
     with pytest.raises(ValueError, match="loss must be one of"):
         e2f.load_pretrained(loss="mse")
+
+
+def test_ffhq_eye_face_pairs_reads_the_thumbnail_layout(tmp_path) -> None:
+    """The paper's evaluation set: FFHQ thumbnails through the section III pipeline (renders stand in for photos)."""
+    import cv2
+
+    from facekit.data import render
+    from facekit.data._common import DatasetNotFoundError
+
+    folder = tmp_path / "ffhq" / "thumbnails128x128" / "00000"
+    folder.mkdir(parents=True)
+    for k in range(6):
+        img = render(k, yaw=0.0, light=0, size=128)["image"]  # (128, 128, 3) uint8, frontal: Haar finds it
+        cv2.imwrite(str(folder / f"{k:05d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    pairs = e2f.ffhq_eye_face_pairs(4, tmp_path / "ffhq")
+    assert pairs.n_images == 4 and len(pairs) == 2 * pairs.n_kept and pairs.n_kept >= 1
+    assert tuple(pairs.eyes.shape[1:]) == (3, 32, 32) and tuple(pairs.faces.shape[1:]) == (3, 128, 128)
+    with pytest.raises(DatasetNotFoundError, match="FFHQ"):
+        e2f.ffhq_eye_face_pairs(4, tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="n_images"):
+        e2f.ffhq_eye_face_pairs(0, tmp_path / "ffhq")

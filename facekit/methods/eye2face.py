@@ -58,6 +58,7 @@ __all__ = [
     "loss_weights_name",
     "PairInfo",
     "synth_eye_face_pairs",
+    "ffhq_eye_face_pairs",
     "pipeline_yield",
     "loss_network",
     "make_loss",
@@ -129,6 +130,34 @@ class PairInfo:
     skin: Tensor
     face_shape: Tensor
     attributes: Tensor
+
+
+def ffhq_eye_face_pairs(n_images: int = 1000, root: Optional[Union[str, Path]] = None, *,
+                        progress: bool = False) -> EyeFacePairs:
+    """Section III's pipeline on the first ``n_images`` FFHQ thumbnails: the paper's *evaluation* set.
+
+    The paper trains on CelebA and evaluates on FFHQ (real faces of other people, from another source).
+    :class:`facekit.data.FFHQ` reads ``thumbnails128x128/`` (no labels), and :func:`facekit.data.pairs.eye_face_pairs`
+    keeps the images with one face and two eyes, two pairs each.
+
+    Args:
+        n_images: thumbnails to scan (the pairs kept are fewer: see :func:`pipeline_yield`).
+        root: the FFHQ folder (default ``FACEKIT_HOME/data/ffhq``).
+        progress: show a progress bar.
+
+    Returns:
+        the :class:`~facekit.data.pairs.EyeFacePairs` (``eyes (N, 3, 32, 32)``, ``faces (N, 3, 128, 128)``).
+
+    Raises:
+        facekit.data.DatasetNotFoundError: FFHQ is not there (the message gives the layout and where to get it).
+    """
+    from facekit.data.ffhq import FFHQ
+
+    if n_images < 1:
+        raise ValueError(f"n_images must be >= 1; got {n_images}")
+    ds = FFHQ(root, max_images=n_images)
+    images = ((ds[i]["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for i in range(len(ds)))
+    return eye_face_pairs(images, face_size=PAPER["face_size"], eye_size=PAPER["eye_size"], progress=progress)
 
 
 def synth_eye_face_pairs(split: str = "train", n_images: int = 1000, *, size: int = 128, seed: int = 0,
