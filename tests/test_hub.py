@@ -13,17 +13,8 @@ import torch
 import facekit.hub as hub
 from facekit.nn import VGG19, SynthFaceNet, VGGFace
 
-SIDE_EFFECTS: list = []
-
-
-def _side_effect(msg):  # what a malicious pickle would run on load
-    SIDE_EFFECTS.append(msg)
-    return msg
-
-
-class _Evil:
-    def __reduce__(self):
-        return (_side_effect, ("unpickled code ran",))
+from evil_pickle import SIDE_EFFECTS  # noqa: E402 - tests/ is on sys.path (conftest.py)
+from evil_pickle import Evil as _Evil  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

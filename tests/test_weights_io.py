@@ -17,17 +17,8 @@ from facekit.eval.oracle import load_oracle
 from facekit.methods.eye2face import load_pretrained
 from facekit.nn import EyeToFace
 
-SIDE_EFFECTS: list = []
-
-
-def _side_effect(msg):  # what a malicious pickle would run on load
-    SIDE_EFFECTS.append(msg)
-    return msg
-
-
-class _Evil:
-    def __reduce__(self):
-        return (_side_effect, ("unpickled code ran",))
+from evil_pickle import SIDE_EFFECTS  # noqa: E402 - tests/ is on sys.path (conftest.py)
+from evil_pickle import Evil as _Evil  # noqa: E402
 
 
 class _Model(nn.Module):  # a plain class: pickling the whole module is what weights_only refuses
