@@ -645,8 +645,8 @@ if real_net is not None:
 
 # %% [markdown]
 # Read the table from the top (in the `cpu` and `gpu` profiles; the `smoke` profile runs too few steps to rebuild
-# anything). The stem and the first stage keep almost everything, much as VGG-Face's first
-# blocks do. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout, and lose
+# anything). The first row, the stem, is the reference to compare with: how much closer it stays to the chip than
+# the stages after it is in the MSE column, as VGG-Face's first block is closer than its later ones. The middle stages, VGG-Face's conv3_1 and conv4_1 by depth, keep a face with its layout, and lose
 # fine texture (`stage2` also leaves a checkerboard, the trace of its stride-2 convolutions without padding);
 # whether they also lose the colours is what the saturation column and the line under the table say for this run.
 # A layout without the details is what CNIA's identity term needs, since an edit may change details. The deepest stages
