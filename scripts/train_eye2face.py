@@ -182,6 +182,9 @@ def main(argv: list | None = None) -> dict:
     parser.add_argument("--out-dir", type=Path, default=e2f.WEIGHTS_FILE.parent, help="with --losses")
     parser.add_argument("--quantize", default="int8", choices=("int8", "none"),
                         help="with --losses: how the per-loss files are stored (facekit.hub.save)")
+    parser.add_argument("--ship-default", default=None, metavar="LOSS",
+                        help="with --losses: also write that loss's generator, in float16, as the default "
+                        "generator --out (eye2face.pt, with eye2face.json) that chapter 4 uses after the comparison")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -330,6 +333,8 @@ def main_losses(args: argparse.Namespace, argv: list | None) -> dict:
     bad = [k for k in losses if k not in e2f.COMPARED_LOSSES]
     if bad or not losses:
         raise SystemExit(f"--losses: unknown {bad or 'empty list'}; choose from {', '.join(e2f.COMPARED_LOSSES)}")
+    if args.ship_default is not None and args.ship_default not in losses:
+        raise SystemExit(f"--ship-default {args.ship_default!r} must be one of --losses ({', '.join(losses)})")
     t_start = time.time()
     root, train, test, identity, t_data = _comparison_data(args)
     print(f"train: {train} (yield {e2f.pipeline_yield(train):.3f}); test: {test} ({t_data:.0f} s)", flush=True)
@@ -372,7 +377,32 @@ def main_losses(args: argparse.Namespace, argv: list | None) -> dict:
     }
     (args.out_dir / "eye2face_losses.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))
+    if args.ship_default is not None:
+        ship_default(args.ship_default, records[args.ship_default], root, train, test, untrained, t_data,
+                     args.out)
     return summary
+
+
+def ship_default(kind: str, record: dict, root: Path, train: EyeFacePairs, test: EyeFacePairs,
+                 untrained: EyeToFace, t_data: float, out: Path) -> dict:
+    """``--ship-default``: the float16 generator of ``kind`` (``<root>/<kind>/generator_float16.pt``, written by
+    :func:`train_one_loss`) becomes ``--out`` with the record the single-loss run writes (chapter 4 prints it)."""
+    g = e2f.load_pretrained(root / kind / "generator_float16.pt")
+    scores = {name: _rounded(e2f.score_faces(e2f.generate(m, test.eyes), test.faces, data="synth"))
+              for name, m in (("untrained", untrained), ("trained", g))}
+    keep = ("command", "loss", "loss_network", "steps", "batch_size", "lr", "seed", "train_images", "train_pairs",
+            "epochs", "images_seen", "paper_images_seen", "share_of_paper_budget", "test_images", "test_pairs",
+            "loss_first", "loss_last10", "train_seconds", "train_runs", "train_images_per_second", "threads")
+    meta = {k: record[k] for k in keep if k in record}
+    meta.update({"yield": round(e2f.pipeline_yield(train), 4), "data_seconds": round(t_data, 1),
+                 "same_generator_as": f"eye2face_{kind}.pt (stored there in {record.get('quantize') or 'float16'})",
+                 "test_scores": scores})
+    out = e2f.save_pretrained(g, out, meta=meta)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    meta["sha256"] = digest
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"default generator: wrote {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}", flush=True)
+    return meta
 
 
 if __name__ == "__main__":
