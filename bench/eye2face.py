@@ -16,8 +16,9 @@ Prints ONE JSON line:
   and ``l1``; and from ``identity_check``: ``false_match`` (the oracle calls the generated face the same person as
   *another* test identity's true face; read ``identity_kept`` against it) and ``recall_at_1`` (the nearest test
   face to the generated one, by the oracle's embedding, is the right person; ``chance_recall_at_1`` is
-  1 / number of test identities). ``untrained`` is the common starting point; ``shipped`` the checkpoint in ``facekit/weights/``
-  (balanced loss, trained much longer by ``scripts/train_eye2face.py``).
+  1 / number of test identities). ``untrained`` is the common starting point; ``shipped`` the default checkpoint ``facekit/weights/eye2face.pt``
+  (the balanced generator of the per-loss run below, stored in float16: ``scripts/train_eye2face.py --losses ...
+  --ship-default balanced``).
 * ``shipped_losses``: the same scores for the shipped per-loss generators (``l1``, ``normalized``, ``balanced``,
   ``wgan_gp``; ``load_pretrained(loss=...)``, 8-bit weights), trained with equal budgets by one run of
   ``scripts/train_eye2face.py --losses``; ``shipped_losses_budget`` is that budget (steps, batch, epochs of the

@@ -195,7 +195,7 @@ register(
         name="eye2face",
         filename="eye2face.pt",
         url=None,  # ships in facekit/weights/ (with eye2face.json, its training record), made by scripts/train_eye2face.py
-        sha256="b9118d2e533f151c553d7d7aaa2ff8cfe8a78a3050c2a5b2535c43088ae417ec",
+        sha256="ac47a73dd58994bcf494a765cf88b85e785510f27842d54c55f70f0a114b2cde",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.nn:EyeToFace",
         description="eye-to-face autoencoder (balanced feature loss, trained on SynthFaces, shipped with facekit)",
@@ -206,10 +206,10 @@ register(
 # The equal-budget loss comparison of chapter 4: one generator per loss (scripts/train_eye2face.py --losses),
 # stored in 8 bits (save(quantize="int8")) with eye2face_<loss>.json, its training record, and eye2face_losses.json
 _EYE2FACE_LOSS_SHA256 = {
-    "l1": "011760f969a40559101f7fd7a9d389255218eaa40feb8e3cfa2867cade9472ca",
-    "normalized": "0efee327b49fbefe76079433209f289ab663de2417f548881babee6f1b4c9714",
-    "balanced": "bf88237521de5c6f6af1b367e89fd96b0f6d2f64234120197bafaf9e990e8364",
-    "wgan_gp": "9dbed99f5e81017a1729b833e8699feac5c349e8fb76198bb9106ecddb18afc6",
+    "l1": "331592c7384b439d7b61a312a45dca4c938f4b0aab665068e154701af7a5ea2f",
+    "normalized": "97ea10c2816d72ae614b8992992effdd4376edf8b9dc3ed9784b2df975f8122a",
+    "balanced": "7899e6cd7a681d21e4748010ed448be9e350a9733044be1f30b58afdd01d1288",
+    "wgan_gp": "c031d4c1553fc5d1808dec511870ed997cdf14e9de8c1c0c5a74237a25dd41cd",
 }
 for _loss, _digest in _EYE2FACE_LOSS_SHA256.items():
     register(
