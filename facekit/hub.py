@@ -195,7 +195,7 @@ register(
         name="eye2face",
         filename="eye2face.pt",
         url=None,  # ships in facekit/weights/ (with eye2face.json, its training record), made by scripts/train_eye2face.py
-        sha256="ac47a73dd58994bcf494a765cf88b85e785510f27842d54c55f70f0a114b2cde",
+        sha256="8b18c1389053be2b1fccd5602b3f6220bbc0da4178882f26578e931d2930826a",
         licence="MIT (facekit); trained only on procedurally generated SynthFaces",
         loader="facekit.nn:EyeToFace",
         description="eye-to-face autoencoder (balanced feature loss, trained on SynthFaces, shipped with facekit)",
@@ -206,10 +206,10 @@ register(
 # The equal-budget loss comparison of chapter 4: one generator per loss (scripts/train_eye2face.py --losses),
 # stored in 8 bits (save(quantize="int8")) with eye2face_<loss>.json, its training record, and eye2face_losses.json
 _EYE2FACE_LOSS_SHA256 = {
-    "l1": "331592c7384b439d7b61a312a45dca4c938f4b0aab665068e154701af7a5ea2f",
-    "normalized": "97ea10c2816d72ae614b8992992effdd4376edf8b9dc3ed9784b2df975f8122a",
-    "balanced": "7899e6cd7a681d21e4748010ed448be9e350a9733044be1f30b58afdd01d1288",
-    "wgan_gp": "c031d4c1553fc5d1808dec511870ed997cdf14e9de8c1c0c5a74237a25dd41cd",
+    "l1": "0dae410940cb665eb5f95f255bf8300d7fc87abd4b314b4385144d3a9f366489",
+    "normalized": "ad058e7ef721f933c3e4b484832e4e755edd488970e7b74c09ee57c6eee709d2",
+    "balanced": "c5709ad06dc1eabbceb85ef58ed35c51b251927fc3465380f715fdc25fccc0e4",
+    "wgan_gp": "f417e3f5545c91da57e8cfc922702c408b1a161986955b7b8886d96cbd269ece",
 }
 for _loss, _digest in _EYE2FACE_LOSS_SHA256.items():
     register(

@@ -38,37 +38,38 @@ What it does
 Command (the shipped weights: the four per-loss generators of chapter 4's comparison, and the balanced one again
 in float16 as the default ``eye2face.pt``)::
 
-    python scripts/train_eye2face.py --losses l1,normalized,balanced,wgan_gp --images 5000 --steps 960 \\
+    python scripts/train_eye2face.py --losses l1,normalized,balanced,wgan_gp --images 5000 --steps 1440 \\
         --batch-size 32 --threads 1 --jobs 2 --ship-default balanced
 
 Record of that run (2 CPU cores; the full record, written by this script, is ``facekit/weights/eye2face_losses.json``,
 ``eye2face_<loss>.json`` and ``eye2face.json``, which chapter 4 prints):
 
-* budget, equal for the four: 960 steps of 32 pairs = 30,720 images = 8.17 epochs of 3,760 pairs (5,000 renders of
-  SynthFaces, yield 0.376), seed 0, Adam 1e-3. The paper: 150 epochs of 15,000 pairs = 2,250,000 images, 73 times
-  more (this is 1.37 % of it);
-* how it ran: first to 240 steps (the earlier shipped comparison, several restarts), then continued to 960 with
-  ``--jobs 2`` and 1 thread each (3,595 s for that invocation; the WGAN-GP on one core, the other three one after the
-  other on the second), then re-run once with ``--ship-default balanced`` (every loss resumes at 960 and only
-  scores and writes; 78 s). Every restart resumed from the last checkpoint (every 25 steps), so each generator has
-  the weights of an uninterrupted run. Training seconds in the JSON sum the invocations that finished: l1 829,
-  normalized 2,170, balanced 2,399, WGAN-GP 4,604 (the interrupted ones took another few minutes each, listed in
-  the 240-step record below);
+* budget, equal for the four: 1440 steps of 32 pairs = 46,080 images = 12.26 epochs of 3,760 pairs (5,000 renders of
+  SynthFaces, yield 0.376), seed 0, Adam 1e-3. The paper: 150 epochs of 15,000 pairs = 2,250,000 images, 49 times
+  more (this is 2.05 % of it);
+* how it ran: first to 240 steps (the earlier comparison, several restarts), then continued to 960 with ``--jobs 2``
+  and 1 thread each (3,595 s for that invocation), then to 1440 (this command; 3,396 s, of which about
+  30 min shared the cores with a CI run). Each invocation resumed every loss from its last checkpoint (every 25
+  steps), so each generator has the weights of an uninterrupted run. Training seconds in the JSON sum the
+  invocations that finished: l1 1,319, normalized 3,212, balanced 4,330, WGAN-GP 7,469 (the
+  interrupted ones took a few more minutes each);
 * test identities (218 pairs of 300 test renders), stored files (int8), against the untrained generator (PSNR
   12.31 dB, L1 0.211, identity kept 0.00, recall@1 0.009; chance recall@1 0.014, 73 test identities):
 
-  - l1: PSNR 17.94 dB, L1 0.095, identity kept 0.77 (false match 0.63), recall@1 0.064;
-  - normalized: PSNR 17.43 dB, L1 0.104, identity kept 0.95 (false match 0.80), recall@1 0.092;
-  - balanced: PSNR 16.75 dB, L1 0.116, identity kept 0.84 (false match 0.61), recall@1 0.078;
-  - wgan_gp: PSNR 13.86 dB, L1 0.161, identity kept 0.36 (false match 0.26), recall@1 0.028;
+  - l1: PSNR 18.18 dB, L1 0.092, identity kept 0.83 (false match 0.61), recall@1 0.060;
+  - normalized: PSNR 17.47 dB, L1 0.102, identity kept 0.96 (false match 0.82), recall@1 0.115;
+  - balanced: PSNR 17.23 dB, L1 0.106, identity kept 0.91 (false match 0.66), recall@1 0.105;
+  - wgan_gp: PSNR 14.27 dB, L1 0.153, identity kept 0.50 (false match 0.41), recall@1 0.041;
 
+  At 960 steps (the same command with ``--steps 960``): l1 17.94 dB / identity kept 0.77 / recall@1 0.064,
+  normalized 17.43 / 0.95 / 0.092, balanced 16.75 / 0.84 / 0.078, WGAN-GP 13.86 / 0.36 / 0.028;
 * storage: 1.37 MB per file (int8; the float16 ``eye2face.pt`` is 2.67 MB), faces of the stored generator against
-  those of its float16 copy on the test eyes: PSNR 60.1 (l1), 58.9 (normalized), 52.7 (balanced), 50.2 (WGAN-GP) dB;
-* the default ``eye2face.pt`` (the balanced generator in float16), on the same pairs: PSNR 16.75 dB, L1 0.116,
-  identity kept 0.83 (false match 0.62), recall@1 0.078, attributes kept 0.73. It replaces the earlier default (the
-  single-loss run ``--images 5000 --steps 480 --batch-size 32``, trained on SynthFaces before its noses changed),
-  which scores 15.13 dB, L1 0.147, identity kept 0.77 (false match 0.63), recall@1 0.073, attributes kept 0.74 on
-  these pairs: twice its budget, and one model for the comparison and the rest of chapter 4.
+  those of its float16 copy on the test eyes: PSNR 58.14 (l1), 59.08 (normalized), 50.45 (balanced), 50.49 (WGAN-GP) dB;
+* the default ``eye2face.pt`` (the balanced generator in float16), on the same pairs: PSNR 17.22 dB, L1 0.107,
+  identity kept 0.91, attributes kept 0.75. It replaces the earlier default (the single-loss run
+  ``--images 5000 --steps 480 --batch-size 32``, trained on SynthFaces before its noses changed), which scores
+  15.13 dB, L1 0.147, identity kept 0.77 (false match 0.63), recall@1 0.073, attributes kept 0.74 on these pairs:
+  3 times its budget, and one model for the comparison and the rest of chapter 4.
 
 Record of the earlier 240-step comparison (the same command with ``--steps 240``; 0.34 % of the paper's budget):
 stored-file scores l1 16.33 dB / identity kept 0.40 / recall@1 0.023, normalized 15.36 / 0.73 / 0.046, balanced
