@@ -437,8 +437,8 @@ image_grid([img for row in rows for img in row], ncols=len(picks), cell_size=1.5
            row_labels=["eye", "true face"] + list(models),
            suptitle=f"live demo: after {live_steps} steps of {batch_size} pairs each");
 spread_live = float(torch.stack([outputs[k] for k in trained]).flatten(2).std(2).mean())
-spread_true = float((test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces)
-                    .flatten(1).std(1).mean())
+true_faces = test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces  # (N, 3, 128, 128) in [0, 1]
+spread_true = float(true_faces.flatten(1).std(1).mean())
 print(f"live generators after {live_steps} steps: mean pixel std within a face {spread_live:.3f} "
       f"(true faces {spread_true:.3f})")
 
@@ -506,9 +506,8 @@ else:
         return float((x - torch.nn.functional.avg_pool2d(x, 5, 1, 2, count_include_pad=False)).flatten(1).std(1).mean())
 
     detail = {k: fine_detail(o) for k, o in loss_outputs.items()}
-    faces01 = test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces
     print("fine detail (pixel std of face minus its 5x5 blur): " + ", ".join(f"{k} {v:.4f}" for k, v in detail.items())
-          + f" (true faces {fine_detail(faces01):.4f}); the L1 generator's faces have "
+          + f" (true faces {fine_detail(true_faces):.4f}); the L1 generator's faces have "
           + ("the least" if min(detail, key=detail.get) == "l1" else "not the least") + " fine detail of the four")
 
 # %% [markdown]
@@ -673,7 +672,6 @@ else:
 # test pairs, beside a copy of the true faces blurred with a 5 x 5 box:
 
 # %%
-true_faces = test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces
 true_faces = true_faces.to(out.device)
 blurred = torch.nn.functional.avg_pool2d(true_faces, 5, 1, 2, count_include_pad=False)
 spread = {name: (float(x.flatten(2).std(2).mean()), float(std_loss(x, true_faces)),
@@ -795,8 +793,7 @@ else:
         if int(has.sum()) == 0 or int((~has).sum()) == 0:
             continue
         row = [name, f"{int(has.sum())} / {int((~has).sum())}"]
-        for faces in (test_pairs.faces.float() / 255 if test_pairs.faces.dtype == torch.uint8 else test_pairs.faces,
-                      out):
+        for faces in (true_faces, out):
             r = redness(faces.cpu(), rows_, cols_)
             row.append(f"{float(r[has].mean() - r[~has].mean()):+.4f}")
         cosmetic_rows.append(row)
