@@ -1,53 +1,40 @@
 """Train the shipped DIAT / DIAT-A networks (Li, Zuo, Zhang, arXiv 1610.05586 v1) on SynthFaces and ship them.
 
-What it does (every stage through ``facekit.train.Trainer``, checkpointed in ``--checkpoint-dir/<stage>``; re-running
-the same command resumes where it stopped, stage by stage, with the same batches):
+The recipe is one rung of the ladder (``--recipe``, default ``ema_bf16``, the last rung: every change of
+``facekit.methods.diat.LADDER``; ``--recipe faithful`` is the paper's networks and training as before), measured by
+``bench/diat_ladder.py`` on validation identities. What it does (every stage through ``facekit.train.Trainer``,
+checkpointed in ``--checkpoint-dir``; re-running the same command resumes stage by stage with the same batches, and
+``--gan-steps`` may be raised to train on from the last checkpoint):
 
-1. data (section 5.1): for each of the five tasks an input set of ``--inputs`` faces without the attribute and a
-   guided set of ``--guided`` faces with it, from SynthFaces *train* identities at ``--size`` px
-   (``facekit.methods.diat.synth_task_data``), plus ``--pretrain-images`` faces with random states for the
-   pre-training ("all faces"); cached in the checkpoint folder;
-2. Algorithm 1 step 2: the transform network pre-trained as an auto-encoder, eq. (8) (shared by every task);
-3. the global enhancement network, eq. (11) (deblurring, sigma 1.8; initialised from the auto-encoder);
-4. DIAT's regulariser: g by eq. (4) and the denoiser f by eq. (5) (face network: ``facekit.nn.face_network()``,
-   the shipped SynthFaceNet offline);
-5. per task: D pre-trained by eq. (9), then DIAT-A (eq. (14), lr 1e-5, no l_smooth) for ``--gan-steps``; for
-   mouth_open and male_to_female also DIAT (eq. (7), lambda 0.1, gamma 0.001, lr 1e-4) for ``--diat-steps``;
-   for each local task the local enhancer, eq. (10), on the DIAT-A transform network;
-6. scores every shipped model on 64 *test* identities against the exact counterfactuals
-   (``facekit.methods.diat.score_task``), writes ``facekit/weights/diat_*.pt`` (float16, the hub format) with
-   ``diat_*.json`` beside each, and ``diat_train.json`` (the command, wall times, figures) and prints the SHA-256
-   of every file for ``facekit.hub``.
+1. data (section 5.1): for each task an input set of ``--inputs`` faces without the attribute and a guided set of
+   ``--guided`` faces with it, SynthFaces *train* identities at ``--size`` px, plus ``--pretrain-images`` faces
+   with random states; cached;
+2. Algorithm 1 step 2, the auto-encoder (eq. (8)), only for a recipe with the paper's sigmoid output (a
+   masked-residual T starts as the identity map);
+3. the global enhancement network (eq. (11), deblurring, sigma 1.8), of the recipe's architecture (masked-residual
+   recipes: a residual network that starts as the identity);
+4. DIAT's regulariser, g by eq. (4) and the denoiser f by eq. (5) (``facekit.nn.face_network()``, the shipped
+   SynthFaceNet offline), for DIAT3;
+5. per task and variant, one job in its own process (``--jobs`` at a time, one torch thread each): D pre-trained by
+   eq. (9), then T for ``--gan-steps`` (``facekit.methods.diat.train_task``): DIAT-A (eq. (14)) on every task, and
+   DIAT1 (GAN loss only), DIAT2 (face-network identity loss) and DIAT3 (eq. (7), with l_smooth) on
+   ``--variant-tasks``, all with the recipe's settings and the same budget; the local enhancer (eq. (10)) on each
+   local task's DIAT-A network;
+6. scores every shipped model on ``--test`` *test* identities against the exact counterfactuals
+   (``facekit.methods.diat.score_task``; the only time test identities are used), writes
+   ``facekit/weights/diat_*.pt`` (8-bit weights, ``facekit.hub.save(quantize="int8")``; the script prints the PSNR
+   of the stored network's edits against float32) with ``diat_*.json`` beside each, and ``diat_train.json`` (the
+   command, wall times, figures, curves), and prints the SHA-256 of every file for ``facekit.hub``.
 
-The transform network's GAN loss is the **non-saturating** form (``--gan-form``; the paper's minimax form
-:math:`\\log(1 - D(T(x)))` gives T almost no gradient while the pre-trained D rejects T(x), and the printed eq. (3),
-:math:`1 - \\log D(T(x))`, *is* the non-saturating loss plus 1 for T). Everything else is the paper's.
+The transform network's GAN loss is the **non-saturating** form (the paper's minimax form gives T almost no
+gradient while the pre-trained D rejects T(x); eq. (3) as printed is the non-saturating loss plus 1 for T).
 
-Command (the shipped weights; the defaults are a larger budget that did not fit this session)::
+Invocations and records (2 CPU cores, two 1-thread jobs at a time while other work ran):
 
-    OMP_NUM_THREADS=1 python scripts/train_diat.py --threads 1 --pretrain-steps 300 --enhance-steps 120 \
-        --reg-steps 30 --d-steps 40 --gan-steps 120 --diat-steps 80 --local-enhance-steps 40 --batch-size 8
-
-Record of the shipped run (2 CPU cores shared with three other jobs, one torch thread; the full record, written by
-this script, is ``facekit/weights/diat_train.json``, which chapter 6 prints):
-
-* 1,440 s wall (24 min): data 0.4 s (cached; 160 s to render 2,000 pre-training faces and 2,000 + 1,000 per task),
-  auto-encoder 243 s (300 steps), global enhancer 55 s, g 24 s, f 29 s, D pre-training 5-12 s per task,
-  DIAT-A 87-190 s per task (120 steps of 8: 0.7-1.6 s per step as the machine's load changed), DIAT 105 s
-  (mouth_open) and 63 s (male_to_female) for 80 steps, local enhancers 56-101 s;
-* test identities (64 per task), DIAT-A (with enhancer) / copy baseline: attribute success mouth_open 1.00,
-  mouth_close 0.03, eyeglasses_remove 0.80, male_to_female 0.98, older_to_younger 0.28; identity kept 0.00-0.05
-  everywhere (copy: 1.00); L1 inside the mask 0.114 / 0.028, 0.100 / 0.027, 0.118 / 0.027, 0.213 / 0.077,
-  0.178 / 0.003: **no edit beats copying the input inside the mask**, so the oracle's attribute successes are the
-  blur / dither artefacts issue 17 warned about, not edits. None of the issue's targets is met;
-* an earlier run with a quarter of the budget (``--pretrain-steps 60 --gan-steps 40 --diat-steps 30``, 635 s)
-  scored the same way (identity kept 0.00-0.03, no task beating the copy baseline);
-* files: 11 networks, 21.3 MB in float16 (``facekit/weights`` holds 31 MB in all); SHA-256 in ``facekit.hub``.
-  Periodic scores and samples (``--eval-every``) were added after this run.
-
-What would reach the targets is a budget this machine cannot give: DIAT-A trains at about 5-11 images per second
-here (``bench/diat.py``'s ``train_img_per_s``), so the many thousand steps per task (after a long auto-encoder
-pre-training) that the issue asks for would take many hours per task; on a GPU it is minutes.
+* shipped until issue 23 (``--recipe faithful``, the old script: ``--pretrain-steps 300 --enhance-steps 120
+  --reg-steps 30 --d-steps 40 --gan-steps 120 --diat-steps 80 --local-enhance-steps 40 --batch-size 8``, 24 min):
+  identity kept 0.00-0.05 on every task and no task beating the copy baseline inside the mask;
+* see the end of this docstring for the runs of issue 23 (filled in from each run's printed record).
 """
 
 from __future__ import annotations
@@ -57,10 +44,11 @@ import copy
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -69,58 +57,98 @@ sys.path.insert(0, str(ROOT))
 
 from facekit.config import seed_everything  # noqa: E402
 from facekit.methods import diat as M  # noqa: E402
-from facekit.nn import AttributeDiscriminator, TransformNet, face_network  # noqa: E402
+from facekit.nn import TransformNet, face_network  # noqa: E402
 
 WEIGHTS = ROOT / "facekit" / "weights"
-DIAT_TASKS = ("mouth_open", "male_to_female")  # DIAT (with the regulariser): one local, one global task
+VARIANT_NAMES = {"DIAT-A": "diat_a_{t}", "DIAT1": "diat1_{t}", "DIAT2": "diat2_{t}", "DIAT3": "diat_{t}"}
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def cached(path: Path, make: Any) -> Any:
     if path.is_file():
         return torch.load(path, weights_only=True)
     obj = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(obj, path)
+    atomic_save(obj, path)
     return obj
 
 
-def main() -> int:
+def relative_command() -> str:
+    """The command line, without the folders of this machine (checkpoints, output)."""
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if a in ("--checkpoint-dir", "--out"):
+            skip = True
+            continue
+        if a.startswith(("--checkpoint-dir=", "--out=")):
+            continue
+        argv.append(a)
+    return "OMP_NUM_THREADS=1 python scripts/train_diat.py " + " ".join(argv)
+
+
+def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--recipe", default="ema_bf16", choices=list(M.LADDER), help="the ladder rung to train with")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--inputs", type=int, default=2000, help="input set per task (section 5.1: 2,000)")
     p.add_argument("--guided", type=int, default=1000, help="guided set per task")
     p.add_argument("--pretrain-images", type=int, default=2000)
-    p.add_argument("--pretrain-steps", type=int, default=150)
-    p.add_argument("--enhance-steps", type=int, default=100)
+    p.add_argument("--pretrain-steps", type=int, default=300, help="auto-encoder steps (sigmoid recipes only)")
+    p.add_argument("--enhance-steps", type=int, default=150, help="global enhancer steps (eq. 11)")
     p.add_argument("--reg-steps", type=int, default=60, help="steps of g (eq. 4); f gets twice as many")
-    p.add_argument("--d-steps", type=int, default=60, help="D pre-training steps per task (eq. 9)")
-    p.add_argument("--gan-steps", type=int, default=150, help="DIAT-A steps per task")
-    p.add_argument("--diat-steps", type=int, default=120, help="DIAT steps for mouth_open and male_to_female")
-    p.add_argument("--local-enhance-steps", type=int, default=60)
+    p.add_argument("--d-steps", type=int, default=200, help="D pre-training steps per task (eq. 9)")
+    p.add_argument("--gan-steps", type=int, default=480, help="GAN steps of T per task and variant")
+    p.add_argument("--local-enhance-steps", type=int, default=100)
+    p.add_argument("--tasks", default=",".join(M.TASKS))
+    p.add_argument("--variant-tasks", default="mouth_open,male_to_female",
+                   help="tasks on which DIAT1, DIAT2 and DIAT3 are trained too (section 5.1's comparison)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--gan-form", default="non_saturating", choices=["minimax", "non_saturating", "as_printed"])
     p.add_argument("--test", type=int, default=64, help="test identities scored per task")
+    p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--checkpoint-dir", default=str(Path.home() / ".cache" / "facekit" / "train_diat"))
     p.add_argument("--out", default=str(WEIGHTS))
-    p.add_argument("--eval-every", type=int, default=0,
-                   help="score 16 test faces and save samples every this many GAN steps (0: off; does not change "
-                        "the trained weights)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--eval-every", type=int, default=40, help="validation scores every this many GAN steps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args()
+    p.add_argument("--job", nargs=2, metavar=("VARIANT", "TASK"), help=argparse.SUPPRESS)
+    return p.parse_args()
 
-    torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    ck = Path(args.checkpoint_dir)
-    out = Path(args.out)
-    prog = not args.no_progress
-    times: Dict[str, float] = {}
-    t_all = time.perf_counter()
+
+def load_data(args: argparse.Namespace, ck: Path) -> Tuple[Dict[str, M.TaskData], torch.Tensor]:
+    def make_task(t: str) -> Dict[str, Any]:
+        td = M.synth_task_data(t, n_inputs=args.inputs, n_guided=args.guided, size=args.size, seed=args.seed)
+        return {"inputs": td.inputs, "guided": td.guided, "landmarks": td.input_landmarks}
+
+    tasks = [t for t in args.tasks.split(",") if t]
+    data = {}
+    for t in tasks:
+        d = cached(ck / f"data_{t}.pt", lambda t=t: make_task(t))
+        data[t] = M.TaskData(M.TASKS[t], d["inputs"], d["guided"], d["landmarks"])
+    faces = cached(ck / "faces.pt", lambda: M.synth_pretrain_images(args.pretrain_images, size=args.size,
+                                                                    seed=args.seed))
+    return data, faces
+
+
+def config(args: argparse.Namespace, variant: str) -> M.DIATConfig:
+    return M.ladder_config(args.recipe, base=variant, batch_size=args.batch_size)
+
+
+def shared_stages(args: argparse.Namespace, ck: Path, faces: torch.Tensor, times: Dict[str, float]) -> Dict[str, Any]:
+    """The auto-encoder (sigmoid recipes), the global enhancer, g and f: shared by every task."""
+    cfg = config(args, "DIAT-A")
+    common = dict(batch_size=args.batch_size, seed=args.seed, device="cpu", progress=False)
+    out: Dict[str, Any] = {}
 
     def timed(name: str, fn: Any) -> Any:
         t0 = time.perf_counter()
@@ -129,89 +157,167 @@ def main() -> int:
         print(f"[train_diat] {name}: {times[name]} s", flush=True)
         return r
 
-    # 1. data
-    def make_data() -> Dict[str, Any]:
-        d: Dict[str, Any] = {"pretrain": M.synth_pretrain_images(args.pretrain_images, size=args.size, seed=args.seed)}
-        for t in M.TASKS:
-            td = M.synth_task_data(t, n_inputs=args.inputs, n_guided=args.guided, size=args.size, seed=args.seed)
-            d[t] = {"inputs": td.inputs, "guided": td.guided, "landmarks": td.input_landmarks}
-        return d
-
-    raw = timed("data", lambda: cached(ck / "data.pt", make_data))
-    data = {t: M.TaskData(M.TASKS[t], raw[t]["inputs"], raw[t]["guided"], raw[t]["landmarks"]) for t in M.TASKS}
-    faces = raw["pretrain"]
+    start = cfg.transform_net()  # residual: the identity map; sigmoid: the auto-encoder of eq. (8)
+    if not cfg.uses_masks:
+        start, _ = timed("pretrain_T", lambda: M.pretrain_transform(
+            faces, steps=args.pretrain_steps, net=start, checkpoint_dir=ck / "pretrain_T", **common))
+        out["autoencoder"] = start
+    out["E_global"], out["h_global"] = timed("global_enhancer", lambda: M.train_global_enhancer(
+        faces, steps=args.enhance_steps, init=start, checkpoint_dir=ck / "enhance_global", **common))
     face_net = face_network()
-    common = dict(batch_size=args.batch_size, seed=args.seed, device="cpu", progress=prog)
+    g, _ = timed("g", lambda: M.train_reconstruction(faces, face_net, steps=args.reg_steps, init=start,
+                                                      checkpoint_dir=ck / "g", **common))
+    out["f"], _ = timed("f", lambda: M.train_denoiser(faces, g, steps=2 * args.reg_steps, checkpoint_dir=ck / "f",
+                                                      **common))
+    out["face_net"] = face_net
+    return out
 
-    # 2. the auto-encoder, eq. (8)
-    T0, h_pre = timed("pretrain_T", lambda: M.pretrain_transform(faces, steps=args.pretrain_steps,
-                                                                checkpoint_dir=ck / "pretrain_T", **common))
-    # 3. the global enhancer, eq. (11)
-    E_glob, h_glob = timed("global_enhancer", lambda: M.train_global_enhancer(
-        faces, steps=args.enhance_steps, init=T0, checkpoint_dir=ck / "enhance_global", **common))
-    # 4. the regulariser, eq. (4)-(5)
-    g, h_g = timed("g", lambda: M.train_reconstruction(faces, face_net, steps=args.reg_steps, init=T0,
-                                                        checkpoint_dir=ck / "g", **common))
-    f, h_f = timed("f", lambda: M.train_denoiser(faces, g, steps=2 * args.reg_steps, checkpoint_dir=ck / "f", **common))
 
-    probe = {t: M.synth_test_data(t, 16, size=args.size, seed=args.seed + 1) for t in M.TASKS}  # periodic scores
-    results: Dict[str, Any] = {}
-    shipped: Dict[str, Any] = {"diat_enhance_global": E_glob}
-    curves: Dict[str, Any] = {"pretrain_T": h_pre.terms.get("rec", []), "enhance_global": h_glob.terms.get("deblur", [])}
-    for t, task in M.TASKS.items():
-        D0, h_d = timed(f"pretrain_D_{t}", lambda: M.pretrain_discriminator(
-            data[t], steps=args.d_steps, checkpoint_dir=ck / f"pretrain_D_{t}", **common))
-        curves[f"pretrain_D_{t}"] = h_d.terms.get("dis", [])
-        variants = [("DIAT-A", f"diat_a_{t}", args.gan_steps)]
-        if t in DIAT_TASKS:
-            variants.append(("DIAT3", f"diat_{t}", args.diat_steps))
-        for vname, hub_name, steps in variants:
-            cfg = M.DIATConfig.variant(vname, gan_form=args.gan_form, batch_size=args.batch_size)
-            T, D, h = timed(f"{vname}_{t}", lambda: M.train_transform(
-                data[t], cfg, steps=steps, T=copy.deepcopy(T0), D=copy.deepcopy(D0), face_net=face_net,
-                denoiser=f if cfg.gamma_smooth > 0 else None, seed=args.seed, device="cpu",
-                checkpoint_dir=ck / f"{vname}_{t}", checkpoint_every=25, progress=prog,
-                eval_fn=M.progress_eval(probe[t], sample_dir=ck / f"{vname}_{t}" / "samples") if args.eval_every else None,
-                eval_every=args.eval_every or None))
-            shipped[hub_name] = T
-            curves[f"{vname}_{t}"] = {k: v for k, v in h.terms.items()}
-            curves[f"{vname}_{t}_evals"] = h.evals
-        if task.local:
-            E, h_e = timed(f"local_enhancer_{t}", lambda: M.train_local_enhancer(
-                data[t], shipped[f"diat_a_{t}"], face_net, steps=args.local_enhance_steps,
-                checkpoint_dir=ck / f"enhance_{t}", **common))
-            shipped[f"diat_enhance_{t}"] = E
+def run_job(args: argparse.Namespace, variant: str, task: str) -> None:
+    """One (variant, task): D by eq. (9), T by Algorithm 1, and the local enhancer for DIAT-A on a local task."""
+    torch.set_num_threads(1)
+    seed_everything(args.seed)
+    ck = Path(args.checkpoint_dir)
+    job = ck / f"{variant}_{task}"
+    data, faces = load_data(args, ck)
+    shared = shared_stages(args, ck, faces, {})  # read back from their checkpoints
+    cfg = config(args, variant)
+    val = M.synth_test_data(task, 16, size=args.size, seed=args.seed, split="val")  # periodic scores: validation
+    t0 = time.perf_counter()
+    T, _, rec = M.train_task(data[task], cfg, steps=args.gan_steps, d_steps=args.d_steps,
+                             autoencoder=shared.get("autoencoder"), face_net=shared["face_net"],
+                             denoiser=shared["f"] if cfg.gamma_smooth > 0 else None, seed=args.seed, device="cpu",
+                             checkpoint_dir=job, eval_fn=M.progress_eval(val, n=16), eval_every=args.eval_every,
+                             progress=False)
+    result: Dict[str, Any] = {"T": T.state_dict(), "T_config": dict(T.config), "record": rec, "steps": args.gan_steps,
+                              "wall_s": round(time.perf_counter() - t0, 1)}
+    if variant == "DIAT-A" and M.TASKS[task].local:
+        t1 = time.perf_counter()
+        E, h = M.train_local_enhancer(data[task], T, shared["face_net"], steps=args.local_enhance_steps,
+                                      batch_size=args.batch_size, seed=args.seed, device="cpu",
+                                      checkpoint_dir=job / "enhance", progress=False)
+        result.update(E=E.state_dict(), E_config=dict(E.config), enhance_s=round(time.perf_counter() - t1, 1))
+    atomic_save(result, job / "final.pt")
 
-    # 6. scores on test identities
-    for t, task in M.TASKS.items():
-        test = M.synth_test_data(t, args.test, size=args.size, seed=args.seed)
-        enh = shipped["diat_enhance_global"] if not task.local else shipped[f"diat_enhance_{t}"]
-        res = {"copy": M.score_task(test.sources, test),
-               "DIAT-A0": M.score_task(M.edit(test.sources, shipped[f"diat_a_{t}"], t), test),
-               "DIAT-A": M.score_task(M.edit(test.sources, shipped[f"diat_a_{t}"], t, enh), test)}
-        if f"diat_{t}" in shipped:
-            res["DIAT3"] = M.score_task(M.edit(test.sources, shipped[f"diat_{t}"], t), test)
-            res["DIAT"] = M.score_task(M.edit(test.sources, shipped[f"diat_{t}"], t, enh), test)
-        results[t] = res
-        print(f"[train_diat] {t}: " + json.dumps({k: {m: round(v, 3) if isinstance(v, float) else v
-                                                        for m, v in r.items()} for k, r in res.items()}), flush=True)
 
-    wall = round(time.perf_counter() - t_all, 1)
-    record = {"command": "OMP_NUM_THREADS=%s python scripts/train_diat.py %s" % (
-        os.environ.get("OMP_NUM_THREADS", "unset"), " ".join(sys.argv[1:])), "args": vars(args),
-        "torch_threads": torch.get_num_threads(), "wall_s": wall, "stage_s": times, "scores": results,
-        "face_network": face_net.description}
-    hashes = {}
+def main() -> int:
+    args = parse()
+    if args.job:
+        run_job(args, *args.job)
+        return 0
+    torch.set_num_threads(1)
+    seed_everything(args.seed)
+    ck, out = Path(args.checkpoint_dir), Path(args.out)
+    ck.mkdir(parents=True, exist_ok=True)
+    times: Dict[str, float] = {}
+    t_all = time.perf_counter()
+    data, faces = load_data(args, ck)
+    shared = shared_stages(args, ck, faces, times)
+    tasks = list(data)
+    vtasks = [t for t in args.variant_tasks.split(",") if t in tasks]
+    jobs = [("DIAT-A", t) for t in tasks] + [(v, t) for t in vtasks for v in ("DIAT1", "DIAT2", "DIAT3")]
+
+    # 5. the jobs, two at a time (a finished job's final.pt is kept unless --gan-steps grew)
+    def done(v: str, t: str) -> bool:
+        f = ck / f"{v}_{t}" / "final.pt"
+        return f.is_file() and torch.load(f, weights_only=True)["steps"] == args.gan_steps
+
+    todo = [j for j in jobs if not done(*j)]
+    running: List[Any] = []
+    base = [sys.executable, str(Path(__file__).resolve())] + sys.argv[1:]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            v, t = todo.pop(0)
+            log = open(ck / f"{v}_{t}.log", "a")
+            print(f"[train_diat] start {v} {t}", flush=True)
+            running.append((subprocess.Popen(base + ["--job", v, t], env=env, stdout=log, stderr=log), v, t,
+                            time.perf_counter()))
+        time.sleep(5)
+        for item in list(running):
+            if item[0].poll() is not None:
+                running.remove(item)
+                if item[0].returncode != 0:
+                    raise SystemExit(f"job {item[1]} {item[2]} failed (exit {item[0].returncode}): see its log in "
+                                     "the checkpoint folder")
+                times[f"{item[1]}_{item[2]}"] = round(time.perf_counter() - item[3], 1)
+                print(f"[train_diat] done {item[1]} {item[2]}: {times[f'{item[1]}_{item[2]}']} s", flush=True)
+
+    # 6. networks, scores on test identities, files
+    shipped: Dict[str, torch.nn.Module] = {"diat_enhance_global": shared["E_global"]}
+    records: Dict[str, Any] = {}
+    for v, t in jobs:
+        res = torch.load(ck / f"{v}_{t}" / "final.pt", weights_only=True)
+        T = TransformNet(**res["T_config"])
+        T.load_state_dict(res["T"])
+        shipped[VARIANT_NAMES[v].format(t=t)] = T.eval()
+        if "E" in res:
+            E = M.LocalEnhancer(**res["E_config"])
+            E.load_state_dict(res["E"])
+            shipped[f"diat_enhance_{t}"] = E.eval()
+        records[f"{v}_{t}"] = {"train_s": res["record"]["train_s"], "evals": res["record"]["evals"],
+                               "enhance_s": res.get("enhance_s"),
+                               "d_real_last50": round(float(torch.tensor(res["record"]["history"]["d_real"][-50:]).mean()), 3),
+                               "d_fake_last50": round(float(torch.tensor(res["record"]["history"]["d_fake"][-50:]).mean()), 3)}
+
+    def score(nets: Dict[str, torch.nn.Module]) -> Dict[str, Any]:
+        results: Dict[str, Any] = {}
+        for t in tasks:
+            task = M.TASKS[t]
+            test = M.synth_test_data(t, args.test, size=args.size, seed=args.seed)
+            enh = nets["diat_enhance_global"] if not task.local else nets[f"diat_enhance_{t}"]
+            ed = lambda T, E=None: M.edit(test.sources, T, t, E, masks=test.masks)  # noqa: E731
+            res = {"copy": M.score_task(test.sources, test),
+                   "DIAT-A0": M.score_task(ed(nets[f"diat_a_{t}"]), test),
+                   "DIAT-A": M.score_task(ed(nets[f"diat_a_{t}"], enh), test)}
+            if t in vtasks:
+                res["DIAT1"] = M.score_task(ed(nets[f"diat1_{t}"]), test)
+                res["DIAT2"] = M.score_task(ed(nets[f"diat2_{t}"]), test)
+                res["DIAT3"] = M.score_task(ed(nets[f"diat_{t}"]), test)
+                res["DIAT"] = M.score_task(ed(nets[f"diat_{t}"], enh), test)
+            results[t] = {k: {m: (round(x, 4) if isinstance(x, float) else x) for m, x in r.items()}
+                          for k, r in res.items()}
+            print(f"[train_diat] {t}: " + json.dumps(results[t]), flush=True)
+        return results
+
+    hashes, psnr_int8 = {}, {}
+    from facekit import hub
+    from facekit.eval import psnr
+
+    x = M.synth_test_data("mouth_open", 16, size=args.size, seed=args.seed, split="val")
     for name, net in shipped.items():
-        meta = {"name": name, "class": type(net).__name__, "size": args.size, "train": "scripts/train_diat.py",
-                "gan_form": args.gan_form}
-        path = M.save_network(net, name, out, meta=meta)
+        task = next((t for t in M.TASKS if name.endswith(t)), None)
+        meta = {"name": name, "class": type(net).__name__, "size": args.size, "task": task,
+                "recipe": args.recipe, "train": "scripts/train_diat.py", "gan_form": "non_saturating"}
+        path = M.save_network(net, name, out, meta=meta, quantize="int8")
         hashes[name] = sha256(path)
-    record["sha256"] = hashes
+        obj = hub.unpack_checkpoint(hub.read_weights(path))  # the stored file, read back as users get it
+        back = type(net)(**obj["config"])
+        back.load_state_dict(obj["state_dict"])
+        src = x.sources
+        if isinstance(net, M.LocalEnhancer):
+            a, b = net(src, src), back(src, src)
+        else:
+            kw = {"masks": x.masks} if getattr(net, "output", "") == "residual" else {}
+            a, b = M.transform_images(net, src, **kw), M.transform_images(back, src, **kw)
+        psnr_int8[name] = round(float(psnr(b.clamp(0, 1), a.clamp(0, 1))), 2)
+        shipped[name] = back.eval()
+    results = score(shipped)  # the stored (8-bit) networks, as users load them
+    wall = round(time.perf_counter() - t_all, 1)
+    record = {"command": relative_command(), "recipe": args.recipe, "config": dataclass_dict(config(args, "DIAT-A")),
+              "args": {k: v for k, v in vars(args).items() if k not in ("checkpoint_dir", "out", "job")},
+              "torch_threads": 1, "wall_s_this_call": wall, "stage_s": times, "jobs": records, "scores": results,
+              "int8_psnr_vs_float32_db": psnr_int8, "face_network": shared["face_net"].description,
+              "sha256": hashes}
     (out / "diat_train.json").write_text(json.dumps(record, indent=1) + "\n")
-    torch.save({k: v for k, v in curves.items()}, ck / "curves.pt")
-    print(json.dumps({"wall_s": wall, "sha256": hashes}), flush=True)
+    print(json.dumps({"wall_s": wall, "sha256": hashes, "int8_psnr": psnr_int8}), flush=True)
     return 0
+
+
+def dataclass_dict(cfg: Any) -> Dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(cfg)
 
 
 if __name__ == "__main__":

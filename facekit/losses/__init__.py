@@ -17,7 +17,8 @@ module                   holds
 ``adversarial``          WGAN-GP, the eye-to-face baseline (:func:`wgan_critic_loss`, :func:`wgan_generator_loss`,
                          :func:`gradient_penalty`); DIAT's GAN attribute loss eq. (3) (:func:`diat_transform_loss`,
                          :func:`diat_discriminator_loss`) and the discriminator's pre-training eq. (9)
-                         (:func:`attribute_classifier_loss`)
+                         (:func:`attribute_classifier_loss`); DiffAugment for the GAN's discriminator inputs, an
+                         option of DIAT's training (:func:`diff_augment`, Zhao et al. 2020)
 ``pixel``                squared errors in pixels: DIAT eq. (8), (10) first term, (11) (:func:`squared_error`) and
                          the blur :math:`B` of eq. (11) (:func:`gaussian_blur`)
 ``feature_balance``      the eye-to-face feature losses: per-layer L1 normalised by the layer's size or
@@ -45,8 +46,10 @@ import inspect
 import torch  # noqa: F401  (the docstring examples, run by doctest.testmod(facekit.losses), use it)
 
 from facekit.losses.adversarial import (
+    DIFF_AUGMENT_POLICIES,
     attribute_classifier_loss,
     diat_discriminator_loss,
+    diff_augment,
     diat_transform_loss,
     gradient_penalty,
     wgan_critic_loss,
@@ -125,6 +128,8 @@ __all__ = [
     "smooth_loss",
     "squared_error",
     "gaussian_blur",
+    "diff_augment",
+    "DIFF_AUGMENT_POLICIES",
 ]
 
 # doctest.testmod(facekit.losses) only looks at what is defined in this file; __test__ points it at the functions

@@ -49,6 +49,7 @@ from facekit.losses import (
     PerceptualLoss,
     adaptive_identity_loss,
     attribute_classifier_loss,
+    diff_augment,
     denoiser_loss,
     diat_discriminator_loss,
     diat_transform_loss,
@@ -66,6 +67,8 @@ __all__ = [
     "TASKS",
     "DIATConfig",
     "VARIANTS",
+    "LADDER",
+    "ladder_config",
     "TaskData",
     "TestData",
     "synth_task_data",
@@ -76,6 +79,7 @@ __all__ = [
     "pretrain_transform",
     "pretrain_discriminator",
     "train_transform",
+    "train_task",
     "train_reconstruction",
     "train_denoiser",
     "train_local_enhancer",
@@ -140,7 +144,7 @@ def _task(task: Union[str, Task]) -> Task:
 
 @dataclass
 class DIATConfig:
-    """The settings of one DIAT variant (section 5.1): which losses train :math:`T`, and whether it is enhanced.
+    r"""The settings of one DIAT variant (section 5.1): which losses train :math:`T`, and whether it is enhanced.
 
     Attributes:
         name: the variant's name.
@@ -154,6 +158,22 @@ class DIATConfig:
             ``"as_printed"`` (see :func:`facekit.losses.diat_transform_loss`).
         dstep, tstep: discriminator and transform updates per iteration of Algorithm 1.
         batch_size: input images (and guided images) per update.
+
+    The options below are **not the paper's**; each is one rung of the CPU recipe (:data:`LADDER`,
+    ``bench/diat.py --ladder``), and the defaults are the paper's networks and training:
+
+    Attributes:
+        output: :math:`T`'s output, ``"sigmoid"`` (Table 1) or ``"residual"`` (:math:`x + m \odot \delta`, the
+            change confined to the task's attribute mask for a local task, see :class:`~facekit.nn.TransformNet`).
+        arch: ``"table1"`` or ``"resize_conv"`` (nearest upsampling + 3x3 convolutions, 3x3 first and last layers).
+        spectral_norm: spectral normalisation in every layer of :math:`D`.
+        augment: a DiffAugment policy for everything :math:`D` sees during the GAN training (``""``: none;
+            e.g. ``"color,translation,cutout"``, :func:`facekit.losses.diff_augment`).
+        d_lr_mult: :math:`D`'s learning rate is ``lr * d_lr_mult``.
+        ema: decay of an exponential moving average of :math:`T`'s weights (0: none); the average is the network
+            that is returned, scored and shipped.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast with bfloat16 and the channels-last memory format in
+            training; the losses are computed in float32).
     """
 
     name: str = "DIAT-A"
@@ -166,6 +186,13 @@ class DIATConfig:
     dstep: int = 1
     tstep: int = 1
     batch_size: int = 16
+    output: str = "sigmoid"
+    arch: str = "table1"
+    spectral_norm: bool = False
+    augment: str = ""
+    d_lr_mult: float = 1.0
+    ema: float = 0.0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.identity not in ("discriminator", "face", "none"):
@@ -176,6 +203,27 @@ class DIATConfig:
             raise ValueError("lambda_id and gamma_smooth must be >= 0 and lr > 0")
         if self.dstep < 1 or self.tstep < 1 or self.batch_size < 1:
             raise ValueError("dstep, tstep and batch_size must be >= 1")
+        if self.output not in TransformNet.OUTPUTS or self.arch not in TransformNet.ARCHS:
+            raise ValueError(f"output must be one of {TransformNet.OUTPUTS} and arch one of {TransformNet.ARCHS}; "
+                             f"got {self.output!r}, {self.arch!r}")
+        diff_augment(torch.zeros(1, 3, 4, 4), self.augment)  # raises on an unknown policy
+        if self.d_lr_mult <= 0 or not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"d_lr_mult must be > 0 and ema in [0, 1); got {self.d_lr_mult}, {self.ema}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16'; got {self.precision!r}")
+
+    def transform_net(self) -> TransformNet:
+        """A fresh :math:`T` with this configuration's architecture and output."""
+        return TransformNet(arch=self.arch, output=self.output)
+
+    def discriminator(self, image_size: int) -> AttributeDiscriminator:
+        """A fresh :math:`D` (Table 2) for ``image_size`` px, spectrally normalised when the configuration says so."""
+        return AttributeDiscriminator(image_size=image_size, spectral_norm=self.spectral_norm)
+
+    @property
+    def uses_masks(self) -> bool:
+        """Whether :math:`T` takes the attribute mask (``output="residual"``)."""
+        return self.output == "residual"
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> "DIATConfig":
@@ -205,6 +253,45 @@ VARIANTS: Dict[str, DIATConfig] = {
     "DIAT": DIATConfig("DIAT", "face", PAPER["lambda_id"], PAPER["gamma_smooth"], True, PAPER["lr"]),
 }
 """The five variants of section 5.1 and DIAT itself, as settings of one method."""
+
+LADDER: Dict[str, Dict[str, Any]] = {
+    # rung 0: the paper's networks and losses (DIAT-A, eq. (14)); T's GAN loss in the non-saturating form, which is
+    # eq. (3) as printed up to a constant (the minimax form gives T no gradient while the pre-trained D rejects T(x))
+    "faithful": {"gan_form": "non_saturating"},
+    # T learns at DIAT's rate, 1e-4 (section 4.2; DIAT-A's 1e-5 moves T too little in a CPU budget)
+    "lr_1e-4": {"lr": PAPER["lr"]},
+    # T edits only inside the attribute mask: y = x + m * delta, zero-initialised last layer
+    "masked_residual": {"output": "residual"},
+    # nearest upsampling + 3x3 convolutions instead of the transposed 3x3 / 10x10 and the 9x9 layers
+    "resize_conv": {"arch": "resize_conv"},
+    # a discriminator that stays honest: spectral norm, D at 4x T's rate (the two time-scale rule, Heusel et al.)
+    "honest_d": {"spectral_norm": True, "d_lr_mult": 4.0},
+    # an exponential moving average of T's weights (half-life about 70 steps), under bf16 autocast + channels-last
+    "ema_bf16": {"ema": 0.99, "precision": "bf16"},
+    # DiffAugment on everything D sees (Zhao et al. 2020: colour, translation, cutout)
+    "diff_augment": {"augment": "color,translation,cutout"},
+}
+"""The CPU recipe as a ladder: each rung adds its changes to every rung above it (:func:`ladder_config`).
+``bench/diat_ladder.py`` (``bench/diat.py --ladder``) trains every rung with the same data, seed and steps and
+scores it on validation identities; ``scripts/train_diat.py --recipe`` trains the shipped networks with one rung."""
+
+
+def ladder_config(rung: str, base: str = "DIAT-A", **overrides: Any) -> DIATConfig:
+    """The configuration of a rung of :data:`LADDER`: ``base``'s settings plus every rung's changes up to ``rung``.
+
+    Example:
+        >>> cfg = ladder_config("masked_residual")
+        >>> cfg.output, cfg.lr, cfg.arch
+        ('residual', 0.0001, 'table1')
+    """
+    if rung not in LADDER:
+        raise KeyError(f"unknown ladder rung {rung!r}; the rungs are: {', '.join(LADDER)}")
+    changes: Dict[str, Any] = {}
+    for name, change in LADDER.items():
+        changes.update(change)
+        if name == rung:
+            break
+    return DIATConfig.variant(base, **{**changes, **overrides})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -284,12 +371,21 @@ def synth_pretrain_images(n: int = 4000, *, size: int = 64, seed: int = 0, progr
     return _render(ds, progress, "pretrain faces")[0]
 
 
-def synth_test_data(task: Union[str, Task], n: int = 64, *, size: int = 64, seed: int = 0) -> TestData:
-    """Test identities without the attribute, with their exact counterfactuals (same face, attribute flipped)."""
+def synth_test_data(task: Union[str, Task], n: int = 64, *, size: int = 64, seed: int = 0,
+                    split: str = "test") -> TestData:
+    """Test identities without the attribute, with their exact counterfactuals (same face, attribute flipped).
+
+    ``split="val"`` gives the validation identities instead: what a recipe or a budget is chosen on, so that the
+    test identities score only the final networks.
+    """
     from facekit.masks import attribute_masks
 
     t = _task(task)
-    ds = _synth("test", size, n, {t.attribute: float(t.source_value)}, seed + 100)
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' (to choose on) or 'test' (to report); got {split!r}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1 faces; got {n}")
+    ds = _synth(split, size, n, {t.attribute: float(t.source_value)}, seed + 100)
     src, cf, lms, ids = [], [], [], []
     for i in range(n):
         item = ds[i]
@@ -346,15 +442,35 @@ def celeba_task_data(task: Union[str, Task], root: Optional[str] = None, *, size
     return TaskData(t, load(neg), load(pos), None)
 
 
-def batch_sampler(*sets: Tensor, batch_size: int, seed: int = 0) -> Callable[[int], Tuple[Tensor, ...]]:
+def batch_sampler(*sets: Union[Tensor, Tuple[Tensor, ...]], batch_size: int,
+                  seed: int = 0) -> Callable[[int], Tuple[Tensor, ...]]:
     """``data(step)`` for :class:`facekit.train.Trainer`: one random batch from each set, a pure function of
-    ``(seed, step)`` (so a resumed run sees the same batches). uint8 sets come back as floats in [0, 1]."""
-    if not sets or any(len(s) == 0 for s in sets):
+    ``(seed, step)`` (so a resumed run sees the same batches). uint8 sets come back as floats in [0, 1].
+
+    A set given as a tuple of tensors of the same length (e.g. ``(inputs, masks)``) is drawn with *one* index per
+    sample, so its members stay aligned; separate sets are drawn independently. The batch is flat: one tensor per
+    member, in the order given.
+
+    Example:
+        >>> x, m = torch.arange(10.0).view(10, 1), torch.arange(10.0).view(10, 1) * 2
+        >>> bx, bm, bg = batch_sampler((x, m), torch.zeros(3, 1), batch_size=4)(0)
+        >>> bool((bm == 2 * bx).all()), tuple(bg.shape)
+        (True, (4, 1))
+    """
+    groups = [s if isinstance(s, tuple) else (s,) for s in sets]
+    if not groups or any(len(g) == 0 or any(len(t) == 0 for t in g) for g in groups):
         raise ValueError("batch_sampler needs at least one non-empty set")
+    for g in groups:
+        if len({len(t) for t in g}) != 1:
+            raise ValueError(f"the members of a paired set must have the same length; got {[len(t) for t in g]}")
 
     def data(step: int) -> Tuple[Tensor, ...]:
         gen = torch.Generator().manual_seed(seed * 1_000_003 + int(step))
-        return tuple(_f32(s[torch.randint(len(s), (batch_size,), generator=gen)]) for s in sets)
+        out: List[Tensor] = []
+        for g in groups:
+            idx = torch.randint(len(g[0]), (batch_size,), generator=gen)
+            out.extend(_f32(t[idx]) for t in g)
+        return tuple(out)
 
     return data
 
@@ -425,6 +541,17 @@ def pretrain_discriminator(data: TaskData, *, steps: int, batch_size: int = 16, 
     return D.eval(), history
 
 
+def _train_masks(data: TaskData, size: int) -> Tensor:
+    """The attribute masks of the input set (ones for a global task): what a masked-residual :math:`T` may change."""
+    if not data.task.local:
+        return torch.ones(len(data.inputs), 1, size, size)
+    if data.input_landmarks is None:
+        raise ValueError(f"a masked-residual T for the local task {data.task.name} needs the inputs' landmarks for "
+                         "the attribute masks (TaskData.input_landmarks; on CelebA, detect them with "
+                         "facekit.landmarks), or use output='sigmoid'")
+    return _masks_for(data.task, data.input_landmarks, size)
+
+
 def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: TransformNet, D: AttributeDiscriminator,
                     face_net: Optional[FeatureNet] = None, denoiser: Optional[nn.Module] = None, seed: int = 0,
                     device: Any = None, checkpoint_dir: Any = None, checkpoint_every: int = 50,
@@ -437,69 +564,161 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
 
     * DIAT (eq. (7)): ``gan + lambda * l_id (face network, layers 4 and 5) + gamma * l_smooth``;
     * DIAT-A (eq. (14)): ``gan + lambda * l_id^dynamic`` (:math:`D`'s conv layers 4 and 5, :math:`D` frozen during
-      the step);
+      the step: the identity term must move :math:`T`, not the features it is measured on);
     * DIAT1: ``gan`` alone.
 
-    Adam with ``config.lr`` for both. ``T`` and ``D`` should be the pre-trained networks (they are trained in
-    place and returned). ``history`` has ``d_loss``, ``gan``, ``id``, ``smooth`` (as used), ``d_real`` and
-    ``d_fake`` (:math:`D`'s mean probability on guided and transformed images).
+    Adam with ``config.lr`` for :math:`T` (and ``config.lr * config.d_lr_mult`` for :math:`D`). ``T`` and ``D``
+    should be the pre-trained networks (they are trained in place and returned). The recipe options of
+    :class:`DIATConfig` apply here: the attribute masks for a masked-residual :math:`T` (from the inputs'
+    landmarks; ones for a global task), DiffAugment on everything :math:`D` sees, the EMA of :math:`T` (then the
+    returned :math:`T` is the average, and ``eval_fn`` scores it), bf16 autocast with channels-last.
+    ``history`` has ``d_loss``, ``gan``, ``id``, ``smooth`` (as used), ``d_real`` and ``d_fake``
+    (:math:`D`'s mean probability on guided and transformed images, before augmentation).
     """
+    import copy
+
     if config.identity == "face" and face_net is None:
         raise ValueError(f"variant {config.name} uses the face network's identity loss: pass face_net= "
                          "(facekit.nn.face_network())")
     if config.gamma_smooth > 0 and denoiser is None:
         raise ValueError(f"variant {config.name} uses l_smooth (gamma={config.gamma_smooth}): pass denoiser= "
                          "(train_denoiser)")
+    t_out = getattr(T, "output", "sigmoid")
+    if t_out != config.output:
+        raise ValueError(f"config {config.name} trains a T with output={config.output!r}, but the T given has "
+                         f"output={t_out!r}: build it with config.transform_net()")
     id_loss = PerceptualLoss(face_net, layers=DIAT_IDENTITY_LAYERS) if config.identity == "face" else None
     f = denoiser.eval().requires_grad_(False) if denoiser is not None else None
     opt_t = torch.optim.Adam(T.parameters(), lr=config.lr)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr * config.d_lr_mult)
     bs = config.batch_size
     models: Dict[str, nn.Module] = {"T": T, "D": D}
+    if config.ema > 0:
+        models["T_ema"] = copy.deepcopy(T).requires_grad_(False)
     if id_loss is not None:
         id_loss = id_loss.to(device or "cpu")
+    bf16 = config.precision == "bf16"
+    if bf16:
+        for m in models.values():
+            m.to(memory_format=torch.channels_last)
+
+    def fmt(x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if bf16 else x
+
+    def cast() -> Any:
+        from contextlib import nullcontext
+
+        return torch.autocast("cpu" if device is None else torch.device(device).type, dtype=torch.bfloat16) \
+            if bf16 else nullcontext()
+
+    def aug(x: Tensor) -> Tensor:
+        return diff_augment(x, config.augment) if config.augment else x
 
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
-        x, a = batch
+        if config.uses_masks:
+            x, m, a = batch
+            rest = [m]
+        else:
+            (x, a), rest = batch, []
+        x, a = fmt(x), fmt(a)
         Tn, Dn = trainer.models["T"], trainer.models["D"]
+        run_t = (lambda im: Tn(im, rest[0])) if rest else Tn  # noqa: E731  (the masked residual takes the mask)
         logs: Dict[str, float] = {}
-        with torch.no_grad():
-            fake = Tn(x)  # Algorithm 1, step 5: transformed images for the discriminator
+        with torch.no_grad(), cast():
+            fake = run_t(x).float()  # Algorithm 1, step 5: transformed images for the discriminator
         Dn.requires_grad_(True)
         for _ in range(config.dstep):  # steps 6-8
-            logits = Dn(torch.cat([a, fake]))
+            with cast():
+                logits = Dn(aug(torch.cat([a, fake]))).float()
             real_l, fake_l = logits[:bs], logits[bs:]
             form = "as_printed" if config.gan_form == "as_printed" else "minimax"
             logs.update(trainer.update("D", {"d_loss": diat_discriminator_loss(real_l, fake_l, form)}))  # eq. (3)
             logs["d_real"] = float(torch.sigmoid(real_l.detach()).mean())
         Dn.requires_grad_(False)  # steps 9-11: only T moves
         for _ in range(config.tstep):
-            y = Tn(x)
-            fake_logits = Dn(y)
-            terms = {"gan": diat_transform_loss(fake_logits, config.gan_form)}  # eq. (3) / first term of (7), (14)
-            weights = {}
-            if config.identity == "face" and config.lambda_id > 0:
-                terms["id"] = id_loss(y, x)  # eq. (2)
-                weights["id"] = config.lambda_id
-            elif config.identity == "discriminator" and config.lambda_id > 0:
-                terms["id"] = adaptive_identity_loss(Dn, y, x)  # eq. (13)
-                weights["id"] = config.lambda_id
-            if config.gamma_smooth > 0:
-                terms["smooth"] = smooth_loss(f, y)  # eq. (6)
-                weights["smooth"] = config.gamma_smooth
+            with cast():
+                y = run_t(x)
+                fake_logits = Dn(aug(y)).float()
+                terms = {"gan": diat_transform_loss(fake_logits, config.gan_form)}  # eq. (3) / first term of (7), (14)
+                weights = {}
+                if config.identity == "face" and config.lambda_id > 0:
+                    terms["id"] = id_loss(y, x).float()  # eq. (2)
+                    weights["id"] = config.lambda_id
+                elif config.identity == "discriminator" and config.lambda_id > 0:
+                    terms["id"] = adaptive_identity_loss(Dn, y, x).float()  # eq. (13)
+                    weights["id"] = config.lambda_id
+                if config.gamma_smooth > 0:
+                    terms["smooth"] = smooth_loss(f, y).float()  # eq. (6)
+                    weights["smooth"] = config.gamma_smooth
             logs.update(trainer.update("T", terms, weights=weights))  # eq. (7) / (14)
             logs["d_fake"] = float(torch.sigmoid(fake_logits.detach()).mean())
+            if "T_ema" in trainer.models:  # the average of T's weights (an option of the recipe)
+                with torch.no_grad():
+                    for pe, p in zip(trainer.models["T_ema"].parameters(), Tn.parameters()):
+                        pe.lerp_(p, 1.0 - config.ema)
         Dn.requires_grad_(True)
         return logs
 
     if f is not None:
         f.to(device or "cpu")
+    size = int(data.inputs.shape[-1])
+    inputs = (data.inputs, _train_masks(data, size)) if config.uses_masks else data.inputs  # masks aligned with x
     tr = _trainer(models, {"T": opt_t, "D": opt_d}, step,
-                  batch_sampler(data.inputs, data.guided, batch_size=bs, seed=seed), seed=seed, device=device,
+                  batch_sampler(inputs, data.guided, batch_size=bs, seed=seed), seed=seed, device=device,
                   checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, eval_fn=eval_fn,
                   eval_every=eval_every, progress=progress, desc=f"{config.name} {data.task.name}")
     history = tr.fit(steps)
-    return T.eval(), D.eval(), history
+    out_t = tr.models.get("T_ema", tr.models["T"])
+    for m in tr.models.values():
+        m.to(memory_format=torch.contiguous_format)
+    return out_t.eval(), tr.models["D"].eval(), history
+
+
+def train_task(data: TaskData, config: DIATConfig, *, steps: int, d_steps: int = 200,
+               autoencoder: Optional[TransformNet] = None, face_net: Optional[FeatureNet] = None,
+               denoiser: Optional[nn.Module] = None, seed: int = 0, device: Any = None,
+               checkpoint_dir: Optional[Union[str, Path]] = None, checkpoint_every: int = 25, eval_fn: Any = None,
+               eval_every: Optional[int] = None,
+               progress: bool = True) -> Tuple[TransformNet, AttributeDiscriminator, Dict[str, Any]]:
+    """Algorithm 1 for one task with one configuration: :math:`D` pre-trained by eq. (9) (at :math:`D`'s learning
+    rate, ``lr * d_lr_mult``), then :func:`train_transform`.
+
+    :math:`T` starts from a copy of ``autoencoder`` (Algorithm 1, step 2, :func:`pretrain_transform`) when the
+    configuration's output is the paper's sigmoid (it must be given then, with the same ``arch``); a masked-residual
+    :math:`T` starts as the identity map (its last layer is zero), which is what the pre-training would teach it,
+    so it needs none. Checkpoints go to ``checkpoint_dir/D`` and ``checkpoint_dir/T`` (a re-run resumes).
+
+    Returns:
+        ``(T, D, record)``: ``record`` holds ``train_s`` (seconds of the transform training in this call),
+        ``history`` (the logged terms) and ``evals`` (``eval_fn``'s scores by step).
+    """
+    import copy
+    import time
+
+    size = int(data.inputs.shape[-1])
+    if config.uses_masks:
+        T = config.transform_net()
+    else:
+        if autoencoder is None:
+            raise ValueError(f"config {config.name} has the paper's sigmoid output: pass autoencoder= (the T "
+                             "pre-trained by pretrain_transform, Algorithm 1 step 2)")
+        if getattr(autoencoder, "arch", "table1") != config.arch:
+            raise ValueError(f"the autoencoder's arch is {autoencoder.arch!r} but the config's is {config.arch!r}")
+        T = copy.deepcopy(autoencoder)
+    ck = None if checkpoint_dir is None else Path(checkpoint_dir)
+    D, _ = pretrain_discriminator(data, steps=d_steps, batch_size=config.batch_size,
+                                  lr=config.lr * config.d_lr_mult, seed=seed,
+                                  net=config.discriminator(size), device=device,
+                                  checkpoint_dir=None if ck is None else ck / "D", progress=progress)
+    t0 = time.perf_counter()
+    T, D, history = train_transform(data, config, steps=steps, T=T, D=D.train(), face_net=face_net,
+                                    denoiser=denoiser, seed=seed, device=device,
+                                    checkpoint_dir=None if ck is None else ck / "T",
+                                    checkpoint_every=checkpoint_every, eval_fn=eval_fn, eval_every=eval_every,
+                                    progress=progress)
+    record = {"train_s": round(time.perf_counter() - t0, 1), "history": dict(history.terms),
+              "evals": list(history.evals)}
+    return T, D, record
 
 
 def train_reconstruction(images: Tensor, face_net: FeatureNet, *, steps: int, batch_size: int = 16,
@@ -571,7 +790,7 @@ def train_local_enhancer(data: TaskData, T: nn.Module, face_net: FeatureNet, *, 
         raise ValueError("the local enhancer needs the inputs' landmarks for the attribute masks (TaskData.input_landmarks)")
     size = int(data.inputs.shape[-1])
     masks = _masks_for(data.task, data.input_landmarks, size)
-    transformed = _u8(transform_images(T, _f32(data.inputs)))  # T(x), fixed
+    transformed = _u8(transform_images(T, _f32(data.inputs), masks=_t_masks(T, masks)))  # T(x), fixed
     extractor = FeatureExtractor(face_net, [1, 2, 3])
     torch.manual_seed(seed)
     E = LocalEnhancer()
@@ -583,7 +802,7 @@ def train_local_enhancer(data: TaskData, T: nn.Module, face_net: FeatureNet, *, 
         return trainer.update("E", {"enhance": local_enhancement_loss(e, x, tx, m, trainer.models["phi"])})
 
     tr = _trainer({"E": E, "phi": extractor}, {"E": opt}, step,
-                  batch_sampler(data.inputs, transformed, masks, batch_size=batch_size, seed=seed), seed=seed,
+                  batch_sampler((data.inputs, transformed, masks), batch_size=batch_size, seed=seed), seed=seed,
                   device=device, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                   progress=progress, desc=f"local E (eq. 10) {data.task.name}")
     history = tr.fit(steps)
@@ -617,9 +836,15 @@ def train_global_enhancer(images: Tensor, *, steps: int, batch_size: int = 16, l
 # ----------------------------------------------------------------------------------------------------------------
 # Test time and scoring
 # ----------------------------------------------------------------------------------------------------------------
+def _t_masks(T: nn.Module, masks: Optional[Tensor]) -> Optional[Tensor]:
+    """The masks a transform network takes: only a masked-residual :math:`T` takes them."""
+    return masks if getattr(T, "output", "sigmoid") == "residual" else None
+
+
 @torch.no_grad()
 def edit(images: Tensor, T: nn.Module, task: Union[str, Task], enhancer: Optional[nn.Module] = None, *,
-         sigma: float = PAPER["blur_sigma"], precision: str = "fp32", channels_last: bool = False) -> Tensor:
+         masks: Optional[Tensor] = None, sigma: float = PAPER["blur_sigma"], precision: str = "fp32",
+         channels_last: bool = False) -> Tensor:
     """Apply a DIAT model: :math:`T(x)`, then :math:`E(x, T(x))` (local task) or :math:`E(B(T(x)))` (global task).
 
     Args:
@@ -628,10 +853,19 @@ def edit(images: Tensor, T: nn.Module, task: Union[str, Task], enhancer: Optiona
         task: the task (decides which enhancer form applies).
         enhancer: a :class:`~facekit.nn.LocalEnhancer` or a global (deblurring) :class:`~facekit.nn.TransformNet`;
             ``None`` for the variants without enhancement (DIAT-A0, DIAT1-3).
+        masks: ``(B, 1, S, S)`` attribute masks (:func:`facekit.masks.attribute_masks` of the faces' landmarks):
+            required by a masked-residual :math:`T` (``output="residual"``) on a local task, ignored otherwise.
         precision, channels_last: see :func:`facekit.nn.diat.transform_images`.
     """
     t = _task(task)
-    y = transform_images(T, images, precision=precision, channels_last=channels_last)
+    meta_task = (getattr(T, "meta", None) or {}).get("task")
+    if meta_task is not None and meta_task != t.name:
+        raise ValueError(f"this transform network was trained for the task {meta_task!r} (its meta says so), not "
+                         f"{t.name!r}: load the network of that task (load_pretrained('diat_a_{t.name}'))")
+    if getattr(T, "output", "sigmoid") == "residual" and t.local and masks is None:
+        raise ValueError(f"a masked-residual T edits only inside the attribute mask: pass masks= for the local task "
+                         f"{t.name} (facekit.masks.attribute_masks(landmarks, {t.attribute!r}, size))")
+    y = transform_images(T, images, precision=precision, channels_last=channels_last, masks=_t_masks(T, masks))
     if enhancer is None:
         return y
     enhancer.eval()
@@ -687,7 +921,8 @@ def progress_eval(test: TestData, *, n: int = 16, sample_dir: Optional[Union[str
     sub = TestData(test.task, test.sources[:n], test.counterfactuals[:n], test.masks[:n], test.identities[:n])
 
     def eval_fn(trainer: Any) -> Dict[str, float]:
-        out = edit(sub.sources.to(trainer.device), trainer.models["T"], sub.task).cpu()
+        T = trainer.models.get("T_ema", trainer.models["T"])  # the average of T's weights where it is kept
+        out = edit(sub.sources.to(trainer.device), T, sub.task, masks=sub.masks.to(trainer.device)).cpu()
         row = score_task(out, sub, oracle=oracle)
         if sample_dir is not None:
             from PIL import Image
@@ -716,11 +951,13 @@ SHIPPED: Dict[str, str] = {
 """The :mod:`facekit.hub` names of the networks ``scripts/train_diat.py`` ships, and their classes."""
 
 
-def save_network(net: nn.Module, name: str, folder: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None) -> Path:
-    """Write ``<folder>/<name>.pt`` in the hub format (``state_dict`` in float16 and ``config``), and meta JSON."""
-    from facekit.methods.eye2face import save_pretrained
+def save_network(net: nn.Module, name: str, folder: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None,
+                 quantize: Optional[str] = None) -> Path:
+    """Write ``<folder>/<name>.pt`` in the hub format (``state_dict`` in float16, or 8-bit with
+    ``quantize="int8"``, and ``config``) and ``meta`` as JSON beside it (:func:`facekit.hub.save`)."""
+    from facekit import hub
 
-    return save_pretrained(net, Path(folder) / f"{name}.pt", meta=meta, half=True)  # type: ignore[arg-type]
+    return hub.save(net, Path(folder) / f"{name}.pt", meta=meta, half=True, quantize=quantize)
 
 
 def load_pretrained(name: str, *, device: Any = None) -> nn.Module:

@@ -49,7 +49,7 @@ Example:
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -107,9 +107,18 @@ class TransformNet(nn.Module):
         n_residual: residual blocks (Table 1: 4; the text says 5).
         widths: channels of the three convolutions (Table 1: 32, 64, 128); the deconvolutions mirror them.
         norm: ``"instance"`` (default), ``"batch"`` or ``"none"``.
+        arch: ``"table1"`` (default: the paper's 9x9 convolution, stride-2 transposed convolutions and the 10x10
+            transposed convolution) or ``"resize_conv"`` (an option, not the paper's: 3x3 first and last layers
+            and nearest-neighbour upsampling followed by a 3x3 convolution in place of each transposed
+            convolution, Odena et al. 2016, which removes the transposed convolutions' checkerboard pattern).
+        output: ``"sigmoid"`` (default, Table 1 as we read it: the image itself, squashed to [0, 1]) or
+            ``"residual"`` (an option: :math:`y = \mathrm{clamp}(x + m \odot \delta(x), 0, 1)`, the network
+            predicts a change :math:`\delta` that the attribute mask :math:`m` confines, with a zero-initialised
+            last layer so that training starts from the identity map; Shen & Liu 2017 and SaGAN 2018 edit this
+            way). With ``"residual"``, :meth:`forward` takes the mask; without one the change is unmasked.
 
     Input: RGB in ``[0, 1]``, ``(B, 3, H, W)`` with ``H, W`` divisible by 4 (128 in the paper, 64 in the ``cpu``
-    profile). Output: the same shape, in ``[0, 1]`` (sigmoid).
+    profile); float32 or bfloat16 (under autocast). Output: the same shape, in ``[0, 1]``.
 
     Example:
         >>> net = TransformNet()
@@ -117,24 +126,46 @@ class TransformNet(nn.Module):
         True
     """
 
-    def __init__(self, n_residual: int = 4, widths: Sequence[int] = (32, 64, 128), norm: str = "instance") -> None:
+    ARCHS: Tuple[str, ...] = ("table1", "resize_conv")
+    OUTPUTS: Tuple[str, ...] = ("sigmoid", "residual")
+
+    def __init__(self, n_residual: int = 4, widths: Sequence[int] = (32, 64, 128), norm: str = "instance",
+                 arch: str = "table1", output: str = "sigmoid") -> None:
         super().__init__()
         if n_residual < 0:
             raise ValueError(f"n_residual must be >= 0; got {n_residual}")
         if len(widths) != 3 or min(widths) < 1:
             raise ValueError(f"widths must be three positive channel counts (Table 1: 32, 64, 128); got {widths}")
+        if arch not in self.ARCHS:
+            raise ValueError(f"arch must be one of {self.ARCHS} ('table1' is the paper's); got {arch!r}")
+        if output not in self.OUTPUTS:
+            raise ValueError(f"output must be one of {self.OUTPUTS} ('sigmoid' is the paper's); got {output!r}")
         c1, c2, c3 = (int(c) for c in widths)
-        self.config: Dict[str, object] = {"n_residual": int(n_residual), "widths": [c1, c2, c3], "norm": norm}
-        self.conv1 = _conv_norm_relu(nn.Conv2d(3, c1, 9, stride=1, padding=4), c1, norm)  # 9x9x32, pad 4, stride 1
+        self.config: Dict[str, object] = {"n_residual": int(n_residual), "widths": [c1, c2, c3], "norm": norm,
+                                          "arch": arch, "output": output}
+        self.arch, self.output = arch, output
+        k1 = 9 if arch == "table1" else 3
+        self.conv1 = _conv_norm_relu(nn.Conv2d(3, c1, k1, stride=1, padding=k1 // 2), c1, norm)  # 9x9x32, pad 4
         self.conv2 = _conv_norm_relu(nn.Conv2d(c1, c2, 3, stride=2, padding=1), c2, norm)  # 3x3x64, pad 1, stride 2
         self.conv3 = _conv_norm_relu(nn.Conv2d(c2, c3, 3, stride=2, padding=1), c3, norm)  # 3x3x128, pad 1, stride 2
         self.residual = nn.Sequential(*[ResidualBlock(c3, norm) for _ in range(n_residual)])
-        # 3x3x64 deconv, pad 1, stride 2: (n - 1) * 2 - 2 + 3 + 1 = 2n (output padding 1: 32 -> 64)
-        self.deconv1 = _conv_norm_relu(nn.ConvTranspose2d(c3, c2, 3, stride=2, padding=1, output_padding=1), c2, norm)
-        # 3x3x32 deconv, pad 1, stride 2, no output padding: (n - 1) * 2 - 2 + 3 = 2n - 1 (64 -> 127, as printed)
-        self.deconv2 = _conv_norm_relu(nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1), c1, norm)
-        # 10x10x3 deconv, pad 4, stride 1: n - 1 - 8 + 10 = n + 1 (127 -> 128)
-        self.deconv3 = nn.ConvTranspose2d(c1, 3, 10, stride=1, padding=4)
+        if arch == "table1":
+            # 3x3x64 deconv, pad 1, stride 2: (n - 1) * 2 - 2 + 3 + 1 = 2n (output padding 1: 32 -> 64)
+            self.deconv1 = _conv_norm_relu(nn.ConvTranspose2d(c3, c2, 3, stride=2, padding=1, output_padding=1),
+                                           c2, norm)
+            # 3x3x32 deconv, pad 1, stride 2, no output padding: (n - 1) * 2 - 2 + 3 = 2n - 1 (64 -> 127, as printed)
+            self.deconv2 = _conv_norm_relu(nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1), c1, norm)
+            # 10x10x3 deconv, pad 4, stride 1: n - 1 - 8 + 10 = n + 1 (127 -> 128)
+            self.deconv3: nn.Module = nn.ConvTranspose2d(c1, 3, 10, stride=1, padding=4)
+        else:  # nearest x2 + 3x3 conv (Odena et al. 2016): every output pixel sees the same number of weights
+            up = lambda cin, cout: _conv_norm_relu(  # noqa: E731
+                nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1)),
+                cout, norm)
+            self.deconv1, self.deconv2 = up(c3, c2), up(c2, c1)  # H/4 -> H/2 -> H
+            self.deconv3 = nn.Conv2d(c1, 3, 3, padding=1)
+        if output == "residual":  # start as the identity map: delta(x) = 0
+            nn.init.zeros_(self.deconv3.weight)
+            nn.init.zeros_(self.deconv3.bias)
 
     @staticmethod
     def activation_sizes(size: int = 128, widths: Sequence[int] = (32, 64, 128),
@@ -158,15 +189,28 @@ class TransformNet(nn.Module):
         rows += [("deconv1", (c2, d1, d1)), ("deconv2", (c1, d2, d2)), ("deconv3", (3, d3, d3))]
         return rows
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """``x``: ``(B, 3, H, W)`` in [0, 1]; ``mask``: ``(B, 1, H, W)`` in [0, 1], only with ``output="residual"``
+        (the region the edit may change; ``None``: everywhere)."""
+        check_image(x, name="images")  # (B, 3, H, W) floats in [0, 1]: instance norm would hide 0-255 values
         h, w = x.shape[-2:]
-        if x.ndim != 4 or x.shape[1] != 3 or h % 4 or w % 4:
+        if h % 4 or w % 4:
             raise ValueError(f"TransformNet takes (B, 3, H, W) images with H and W divisible by 4 (the two stride-2 "
                              f"convolutions and deconvolutions); got shape {tuple(x.shape)}")
+        if mask is not None:
+            if self.output != "residual":
+                raise ValueError("a mask confines the change of a TransformNet(output='residual'); this network's "
+                                 "output is 'sigmoid' (Table 1: the whole image), so pass no mask")
+            if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] or mask.shape[-2:] != x.shape[-2:]:
+                raise ValueError(f"mask must be (B, 1, H, W) matching the images {tuple(x.shape)}; got "
+                                 f"{tuple(mask.shape)}")
         y = self.conv3(self.conv2(self.conv1(x)))  # (B, 128, H/4, W/4)
         y = self.residual(y)  # (B, 128, H/4, W/4)
-        y = self.deconv2(self.deconv1(y))  # (B, 32, H-1, W-1)
-        return torch.sigmoid(self.deconv3(y))  # (B, 3, H, W) in [0, 1]
+        y = self.deconv3(self.deconv2(self.deconv1(y)))  # table1: (B, 32, H-1, W-1) -> (B, 3, H, W)
+        if self.output == "sigmoid":
+            return torch.sigmoid(y)  # (B, 3, H, W) in [0, 1]
+        delta = y if mask is None else mask.to(y.dtype) * y  # the change, zero outside the attribute's mask
+        return (x + delta).clamp(0.0, 1.0)  # y = x + m * delta
 
 
 class AttributeDiscriminator(nn.Module):
@@ -182,6 +226,9 @@ class AttributeDiscriminator(nn.Module):
         widths: channels of the six convolutions (Table 2: 32, 32, 64, 64, 128, 128).
         hidden: units of the first fully connected layer (Table 2: 1000).
         negative_slope: LeakyReLU slope (DCGAN's 0.2).
+        spectral_norm: wrap every convolution and linear layer in spectral normalisation (Miyato et al. 2018; an
+            option, not the paper's): each layer is 1-Lipschitz, so :math:`D` cannot sharpen its decision without
+            bound and keeps giving :math:`T` a useful gradient.
 
     Example:
         >>> D = AttributeDiscriminator(image_size=128)
@@ -193,7 +240,7 @@ class AttributeDiscriminator(nn.Module):
     LAYERS: Tuple[Tuple[int, int, int], ...] = ((8, 2, 3), (3, 1, 1), (4, 2, 1), (3, 1, 1), (4, 2, 1), (4, 2, 1))
 
     def __init__(self, image_size: int = 128, widths: Sequence[int] = (32, 32, 64, 64, 128, 128),
-                 hidden: int = 1000, negative_slope: float = 0.2) -> None:
+                 hidden: int = 1000, negative_slope: float = 0.2, spectral_norm: bool = False) -> None:
         super().__init__()
         if image_size % 16 or image_size < 16:
             raise ValueError(f"image_size must be a multiple of 16 (four stride-2 convolutions); got {image_size}")
@@ -201,18 +248,23 @@ class AttributeDiscriminator(nn.Module):
             raise ValueError(f"widths must give the six convolutions' channels (Table 2); got {widths}")
         self.image_size = int(image_size)
         self.config: Dict[str, object] = {"image_size": self.image_size, "widths": [int(c) for c in widths],
-                                          "hidden": int(hidden), "negative_slope": float(negative_slope)}
+                                          "hidden": int(hidden), "negative_slope": float(negative_slope),
+                                          "spectral_norm": bool(spectral_norm)}
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         convs, cin = [], 3
         for cout, (k, s, p) in zip(widths, self.LAYERS):
-            convs.append(nn.Conv2d(cin, int(cout), k, stride=s, padding=p))
+            convs.append(sn(nn.Conv2d(cin, int(cout), k, stride=s, padding=p)))
             cin = int(cout)
         self.convs = nn.ModuleList(convs)
         self.act = nn.LeakyReLU(negative_slope, inplace=False)
         side = self.image_size // 16
-        self.fc1 = nn.Linear(cin * side * side, int(hidden))  # Table 2: FC with 1000 hidden units
-        self.fc2 = nn.Linear(int(hidden), 1)  # Table 2: FC with 1 unit
+        self.fc1 = sn(nn.Linear(cin * side * side, int(hidden)))  # Table 2: FC with 1000 hidden units
+        self.fc2 = sn(nn.Linear(int(hidden), 1))  # Table 2: FC with 1 unit
 
     def _check(self, x: Tensor) -> None:
+        # floats in [0, 1] (0-255 values or uint8 are refused); DiffAugment's colour jitter may take augmented images
+        # to about [-1, 3], hence the wider tolerance
+        check_image(x, name="images", tolerance=2.0)
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             raise ValueError(f"AttributeDiscriminator(image_size={self.image_size}) takes (B, 3, {self.image_size}, "
                              f"{self.image_size}) images; got shape {tuple(x.shape)}")
@@ -302,7 +354,7 @@ DIAT_NETWORKS = {"TransformNet": TransformNet, "AttributeDiscriminator": Attribu
 
 @torch.no_grad()
 def transform_images(net: nn.Module, images: Tensor, *, precision: str = "fp32", channels_last: bool = False,
-                     batch_size: int = 32) -> Tensor:
+                     batch_size: int = 32, masks: Optional[Tensor] = None) -> Tensor:
     """Run a feed-forward DIAT network (eval mode, no gradient) in chunks, optionally channels-last and bf16.
 
     Args:
@@ -311,6 +363,8 @@ def transform_images(net: nn.Module, images: Tensor, *, precision: str = "fp32",
         precision: ``"fp32"`` or ``"bf16"`` (``torch.autocast`` with bfloat16 on the images' device).
         channels_last: use the ``channels_last`` memory format (the network is converted in place).
         batch_size: images per forward pass.
+        masks: ``(B, 1, H, W)`` attribute masks for a ``TransformNet(output="residual")`` (see
+            :meth:`TransformNet.forward`); ``None`` for the paper's network.
 
     Returns:
         ``(B, 3, H, W)`` float32 in [0, 1], contiguous, on the images' device.
@@ -323,10 +377,18 @@ def transform_images(net: nn.Module, images: Tensor, *, precision: str = "fp32",
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     net.to(memory_format=fmt)
     ctx = (torch.autocast(images.device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext())
+    if masks is not None and (masks.ndim != 4 or masks.shape[0] != images.shape[0] or masks.shape[1] != 1):
+        raise ValueError(f"masks must be (B, 1, H, W) with one mask per image {tuple(images.shape)}; got "
+                         f"{tuple(masks.shape)}")
     outs = []
-    with ctx:
-        for chunk in images.split(batch_size):
-            outs.append(net(chunk.contiguous(memory_format=fmt)).float().contiguous())
-    net.to(memory_format=torch.contiguous_format)
-    net.train(was_training)
+    try:
+        with ctx:
+            for i, chunk in enumerate(images.split(batch_size)):
+                args = (chunk.contiguous(memory_format=fmt),)
+                if masks is not None:
+                    args += (masks[i * batch_size:(i + 1) * batch_size].to(chunk),)
+                outs.append(net(*args).float().contiguous())
+    finally:  # the network leaves as it came, also when a chunk fails
+        net.to(memory_format=torch.contiguous_format)
+        net.train(was_training)
     return torch.cat(outs)
