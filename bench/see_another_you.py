@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from facekit.config import seed_everything  # noqa: E402
 from facekit.eval.runtime import seconds_per_image  # noqa: E402
 from facekit.methods import see_another_you as say  # noqa: E402
+from facekit.methods import see_another_you_retrieval as retrieval  # noqa: E402
 from facekit.nn import SeeAnotherYou, face_network  # noqa: E402
 
 
@@ -69,8 +70,8 @@ def main() -> None:
     # the two-step baselines' pose classifier: the face network's embedding of training images (2 lights)
     net = face_network(verbose=False)
     train = say.task_data("pose", "train", n_identities=n_ids, lights=[0, 10], seed=args.seed)
-    train_features = (say.face_net_features(train.images, net), train.labels["code"])
-    res = say.retrieval_experiment(model, test, n_queries=queries, train_features=train_features, face_net=net,
+    train_features = (retrieval.face_net_features(train.images, net), train.labels["code"])
+    res = retrieval.retrieval_experiment(model, test, n_queries=queries, train_features=train_features, face_net=net,
                                    seed=args.seed, amp=args.amp)
     c1, c2 = res["criterion1"], res["criterion2"]
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -72,6 +72,7 @@ from facekit.data.synthfaces import MULTIPIE_YAWS
 from facekit.eval import l1, psnr
 from facekit.losses import completion_loss, generation_loss
 from facekit.methods import see_another_you as say
+from facekit.methods import see_another_you_retrieval as retrieval
 from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou, count_parameters, face_network
 from facekit.nn.see_another_you import MIDDLE_LAYER, unpool2x2
 from facekit.viz import image_grid, loss_curves, markdown_table
@@ -379,9 +380,9 @@ print(f"the oracle calls two different people's true grey faces the same person 
 t0 = time.perf_counter()
 net = face_network()
 some = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(0))[:n_pose_train]
-train_features = (say.face_net_features(train.images[some], net), train.labels["code"][some])
-res = say.retrieval_experiment(model, test, n_queries=n_queries, train_features=train_features, face_net=net,
-                               amp=amp, progress=True)
+train_features = (retrieval.face_net_features(train.images[some], net), train.labels["code"][some])
+res = retrieval.retrieval_experiment(model, test, n_queries=n_queries, train_features=train_features, face_net=net,
+                                     amp=amp, progress=True)
 print(f"gallery {res['n_gallery']} images of {len(set(test.labels['identity'].tolist()))} people, "
       f"{len(res['queries'])} queries; pose classifier accuracy on the gallery "
       f"{res['pose_accuracy']:.3f} (the paper's: 0.733); {time.perf_counter() - t0:.0f} s")

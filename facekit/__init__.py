@@ -11,8 +11,7 @@ Data flows one way: ``data`` -> (``landmarks``, ``masks``) -> ``nn`` features ->
 ``eval``, ``viz``. Start with :func:`facekit.about`.
 """
 
-__version__ = "0.1.0"
-
+from facekit._version import __version__
 from facekit.config import about, by_profile, cache_dir, get_data, get_device, get_profile, seed_everything
 
 __all__ = [

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Optional, TypeVar
+from typing import Optional, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -46,6 +46,8 @@ __all__ = [
     "home_dir",
     "is_writable",
     "about",
+    "portable_path",
+    "portable_command",
 ]
 
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "gpu")
@@ -250,7 +252,7 @@ def about() -> dict[str, str]:
     """Print (and return) the versions, profile, device, dataset and cache directory in use."""
     import platform
 
-    from facekit import __version__
+    from facekit._version import __version__
 
     info: dict[str, str] = {
         "facekit": __version__,
@@ -282,3 +284,67 @@ def about() -> dict[str, str]:
     for key, value in info.items():
         print(f"{key:<{width}} : {value}")
     return info
+
+
+def portable_path(value: str, cwd: Optional[Path] = None) -> str:
+    """``value`` without this machine's absolute paths, for training records that ship (DESIGN: no absolute paths).
+
+    An absolute path inside ``cwd`` (default: the working directory) becomes relative to it; one inside the
+    temporary folder becomes ``$TMPDIR/...``, one inside the home folder ``$HOME/...`` (so the command still runs
+    in a shell); any other absolute path becomes relative to ``cwd``. ``--option=/abs/path`` keeps its option.
+    Anything that is not an absolute path is returned unchanged.
+
+    Args:
+        value: one command-line argument.
+        cwd: the folder relative paths are taken from (default: :func:`os.getcwd`).
+
+    Returns:
+        the argument, with its path (if any) relative.
+
+    Example:
+        >>> import tempfile
+        >>> portable_path(tempfile.gettempdir() + "/runs/e2f")
+        '$TMPDIR/runs/e2f'
+        >>> portable_path("--out=" + os.getcwd() + "/weights/x.pt"), portable_path("--steps"), portable_path("12")
+        ('--out=weights/x.pt', '--steps', '12')
+    """
+    import tempfile
+
+    prefix, eq, rest = value.partition("=") if value.startswith("--") else ("", "", value)
+    if not eq:
+        prefix, rest = "", value
+    if not os.path.isabs(rest):
+        return value
+    here = Path(cwd or os.getcwd()).resolve()
+    path = Path(os.path.abspath(rest))
+    out = None
+    for root, name in ((here, None), (Path(tempfile.gettempdir()).resolve(), "$TMPDIR"), (Path.home().resolve(), "$HOME")):
+        try:
+            rel = path.resolve().relative_to(root)
+        except ValueError:
+            continue
+        out = str(rel) if name is None else (name if str(rel) == "." else f"{name}/{rel}")
+        break
+    if out is None:
+        out = os.path.relpath(path, here)
+    return prefix + eq + out
+
+
+def portable_command(script: str, argv: Optional[Sequence[str]] = None, *, threads_env: bool = True) -> str:
+    """The command that ran ``script``, as training records store it: ``[OMP_NUM_THREADS=n] python script args``.
+
+    Every absolute path among the arguments is made relative with :func:`portable_path`.
+
+    Args:
+        script: the script, relative to the repository root (``"scripts/train_eye2face.py"``).
+        argv: its arguments (default: ``sys.argv[1:]``).
+        threads_env: prefix ``OMP_NUM_THREADS=n`` when that variable is set.
+
+    Returns:
+        one line, e.g. ``"OMP_NUM_THREADS=1 python scripts/train_oracle.py --out $TMPDIR/or2/oracle.pt"``.
+    """
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if threads_env and "OMP_NUM_THREADS" in os.environ else ""
+    return env + " ".join(["python", script, *(portable_path(str(a)) for a in args)])

@@ -87,7 +87,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -98,7 +97,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from facekit.config import cache_dir, seed_everything  # noqa: E402
+from facekit.config import cache_dir, portable_command, seed_everything  # noqa: E402
 from facekit.data.pairs import EyeFacePairs  # noqa: E402
 from facekit.eval import psnr  # noqa: E402
 from facekit.methods import eye2face as e2f  # noqa: E402
@@ -145,8 +144,7 @@ def _timed_training(ckpt: Path, fn) -> tuple:
 
 
 def _command(argv: list | None) -> str:
-    return ((f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else "")
-            + "python scripts/train_eye2face.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    return portable_command("scripts/train_eye2face.py", argv)  # no absolute path of this machine in the record
 
 
 def main(argv: list | None = None) -> dict:

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -74,7 +73,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from facekit.config import cache_dir, seed_everything
+from facekit.config import cache_dir, portable_command, seed_everything
 from facekit.data.synthfaces import ATTRIBUTES
 from facekit.eval.oracle import WEIGHTS_DIR, OracleNet
 from facekit.eval.protocol import (
@@ -321,7 +320,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "protocol": "facekit.eval.protocol.random_specs / edit_pairs (val seed %d, test seed %d), %d px"
         % (VAL_SEED, TEST_SEED, args.size),
         "train": {
-            "command": "python scripts/train_oracle.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": portable_command("scripts/train_oracle.py", argv, threads_env=False),  # relative paths
             "identities": int(len(id_values)),
             "images": int(len(x_all)),
             "epochs": args.epochs,

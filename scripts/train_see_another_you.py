@@ -20,7 +20,7 @@ What it does, for each task of ``--tasks`` (``pose``, ``accessory``, ``completio
    source (a floor any method must beat).
 4. Writes ``facekit/weights/see_another_you_<task>.pt`` (``{"state_dict" (float16), "config"}``, both stages) and
    ``see_another_you_<task>.json`` (the command, wall times, losses, figures) and prints each file's SHA-256, to
-   register in ``facekit/hub.py``.
+   register in ``facekit/hub/registry.py``.
 
 Budget: measured first on this machine (2 cores shared with three other jobs, 1 thread): 150 stage-1 steps ran at
 94 images per second in bf16 and 40 in fp32. The shipped run gives the pose task 2,000 + 1,000 steps (0.76 + 0.38
@@ -48,7 +48,7 @@ completion (MAE)      500 + 250       0.931 / 0.123      0.839 / 0.133     107+5
 
 Losses are per pixel in standardised units, "last" the mean of the last 100 steps; test MSE on up to 10,000 test
 pairs, in 0-255 grey (the paper's Table 1: 380.89 / 369.16 on Multi-PIE); "copy" is the error of returning the
-source. Files: 4.01 MB each (float16), SHA-256 in ``facekit/hub.py``.
+source. Files: 4.01 MB each (float16), SHA-256 in ``facekit/hub/registry.py``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -68,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from facekit.config import cache_dir, seed_everything  # noqa: E402
+from facekit.config import cache_dir, portable_command, seed_everything  # noqa: E402
 from facekit.methods import see_another_you as say  # noqa: E402
 from facekit.nn import SeeAnotherYou  # noqa: E402
 
@@ -115,8 +114,7 @@ def run_task(task: str, args: argparse.Namespace, ckpt: Path) -> Dict[str, Any]:
                        test.images[test.target[errors["pairs"]]].float() / 255)
     l1, l2 = h1.terms["loss"], h2.terms["loss"]
     meta = {
-        "command": (f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else "")
-        + "python scripts/train_see_another_you.py " + " ".join(args.argv),
+        "command": portable_command("scripts/train_see_another_you.py", args.argv),  # relative paths only
         "task": task,
         "loss": "mae" if task == "completion" else "mse",
         "data": {**DATA[task], "train_pairs": len(train), "train_images": len(train.images),

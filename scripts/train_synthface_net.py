@@ -37,7 +37,8 @@ Record of the shipped run (2 CPU cores shared with other jobs, torch.set_num_thr
     test AUC       0.990, EER 0.038 (``python bench/features.py``: 100 test identities x 10 views, MultiPIE
                    yaws, 20 lights, random accessories, expressions and backdrops)
     file           facekit/weights/synthface_net.pt, 3.6 MB,
-                   sha256 608c448a2b06a4fa4d3fb08c70ceae60edd442862135e1cc562d18b75b926309
+                   sha256 810f503c37ec54c0f57f3f1ed4493fd8ff1cf3664e4b0082f4fc2dbc964b4862 (the file's ``meta`` paths made
+                   relative after the run, issue 27; the tensors are those of the run, sha256 608c448a... before)
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from facekit.config import cache_dir, seed_everything  # noqa: E402
+from facekit.config import cache_dir, portable_path, seed_everything  # noqa: E402
 from facekit.data import SynthFaces, split_identities  # noqa: E402
 from facekit.data import synthfaces as sf  # noqa: E402
 from facekit.eval.verification import roc_auc, verification_pairs  # noqa: E402
@@ -339,7 +340,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     wall = time.time() - t0
     meta = {
         "script": "scripts/train_synthface_net.py",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (portable_path(str(v)) if isinstance(v, Path) else v) for k, v in vars(args).items()},  # relative
         "train_identities": len(train_ids),
         "history": history,
         "wall_seconds": round(wall, 1),

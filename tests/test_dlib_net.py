@@ -119,7 +119,10 @@ def test_reader_reads_every_parameter(dat: Path) -> None:
 
 
 def test_missing_package_names_file_package_and_pip(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub, "package_dir", lambda package: None)  # as if face_recognition_models were absent
+    import facekit.hub.files
+
+    # as if face_recognition_models were absent (patched where find() looks it up)
+    monkeypatch.setattr(facekit.hub.files, "package_dir", lambda package: None)
     with pytest.raises(hub.PackageNotInstalledError) as info:
         hub.pretrained("dlib_face_resnet")
     msg = str(info.value)

@@ -12,6 +12,7 @@ from facekit.data._common import DatasetNotFoundError
 from facekit.eval import recall_at_k
 from facekit.losses import CompletionLoss, GenerationLoss, completion_loss, generation_loss
 from facekit.methods import see_another_you as say
+from facekit.methods import see_another_you_retrieval as retrieval
 from facekit.nn import GenerationNet, RefinementNet, SeeAnotherYou
 from facekit.nn.see_another_you import MIDDLE_LAYER, unpool2x2
 
@@ -257,7 +258,7 @@ def test_gallery_keeps_the_generation_closest_to_the_original():
     model.refiner.features = lambda x, y1, layers: {MIDDLE_LAYER: torch.zeros(len(x), 128, 4, 4), "conv8": y1}
     order = torch.tensor([4, 0, 6, 2])
     images = (t[order] - t.min()) / (t.max() - t.min())  # the templates themselves, as images in [0, 1]
-    rep = say.represent(model, images)
+    rep = retrieval.represent(model, images)
     assert torch.equal(rep.code, order)  # each image keeps its own template: the closest "pose"
     assert rep.pixels.shape == (4, 64) and rep.net2.shape == (4, 128 * 2 * 2)
 
@@ -267,7 +268,7 @@ def test_chunked_recall_equals_recall_at_k():
     q, g = torch.randn(50, 6), torch.randn(30, 6)
     ql, gl = torch.randint(0, 4, (50, 2)), torch.randint(0, 4, (30, 2))
     ex = torch.rand(50, 30) < 0.3
-    assert say._recall(q, g, ql, gl, (1, 5), ex, chunk=7) == pytest.approx(recall_at_k(q, g, ql, gl, (1, 5),
+    assert retrieval._recall(q, g, ql, gl, (1, 5), ex, chunk=7) == pytest.approx(recall_at_k(q, g, ql, gl, (1, 5),
                                                                                         exclude=ex))
 
 
@@ -288,7 +289,7 @@ def test_retrieval_experiment_on_a_toy_gallery():
         def embedding(self, x):
             return data.labels["code"][: len(x)].float()[:, None]
 
-    res = say.retrieval_experiment(model, data, n_queries=40, pose_classifier=PerfectPose(), face_net=PoseFeature())
+    res = retrieval.retrieval_experiment(model, data, n_queries=40, pose_classifier=PerfectPose(), face_net=PoseFeature())
     assert res["pose_accuracy"] == 1.0
     for name in ("two_step_image", "two_step_net2", "two_step_face_net"):
         # 4 gallery images have the target pose (2 people x 2 lights); the right one is among them
@@ -304,7 +305,7 @@ def test_retrieval_experiment_on_a_toy_gallery():
     assert set(res["by_pose_change"]) <= {15, 30, 45, 60, 75, 90}
     assert res["top"].shape == (40, 5) and res["n_gallery"] == len(data.images)
     with pytest.raises(ValueError, match="pose task"):
-        say.retrieval_experiment(model, say.task_data("accessory", identities=[3], size=32), n_queries=4)
+        retrieval.retrieval_experiment(model, say.task_data("accessory", identities=[3], size=32), n_queries=4)
 
 
 # -- the shipped checkpoints ------------------------------------------------------------------------------------

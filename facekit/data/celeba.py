@@ -92,15 +92,6 @@ CELEBA_IMAGE_SIZE: tuple[int, int] = (178, 218)
 CELEBA_SPLITS: dict[str, Optional[int]] = {"train": 0, "valid": 1, "test": 2, "all": None}
 """Split name -> value in ``list_eval_partition.txt`` (``all`` ignores the partition)."""
 
-CELEBA_LAYOUT = """\
-<root>/                                  (or <root>/celeba/, torchvision's layout)
-    img_align_celeba/000001.jpg ...      178x218 JPEG files (a subset is fine)
-    img_celeba/000001.jpg ...            optional: in-the-wild photos, any size (detected and aligned by facekit)
-    list_attr_celeba.txt                 (or the Kaggle mirror's .csv; also found in <root>/Anno/)
-    list_landmarks_align_celeba.txt      optional (.csv; <root>/Anno/); without it landmarks are detected
-    list_eval_partition.txt              (.csv; <root>/Eval/); only needed for split != 'all'
-    identity_CelebA.txt                  optional (<root>/Anno/); identity is -1 without it"""
-
 CELEBA_TARGETS: tuple[str, ...] = ("image", "attributes", "identity", "landmarks5")
 """What a :class:`CelebA` item can hold (its ``targets`` argument)."""
 
@@ -110,21 +101,11 @@ _WILD_HOWTO = ("CelebA's in-the-wild photos are Img/img_celeba.7z ('In-The-Wild 
 _DETECTOR_HOWTO = ("facekit detects faces and landmarks with dlib: pip install dlib-bin face_recognition_models "
                    "(or pass detector=<a facekit.landmarks.LandmarkDetector>)")
 
-CELEBA_HOWTO = """\
-How to get CelebA (aligned & cropped images, about 1.4 GB):
-  * automatic: facekit.data.celeba.download_celeba(root) (torchvision + gdown; Google Drive often refuses it
-    with 'Quota exceeded': then use a manual route);
-  * official: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html -> 'Align&Cropped Images' (Google Drive folder
-    https://drive.google.com/drive/folders/0B7EVK8r0v71pWEZsZE9oNnFzTm8): download Img/img_align_celeba.zip,
-    Anno/list_attr_celeba.txt, Anno/list_landmarks_align_celeba.txt, Anno/identity_CelebA.txt and
-    Eval/list_eval_partition.txt, and unzip img_align_celeba.zip inside <root>;
-  * Kaggle mirror: https://www.kaggle.com/datasets/jessicali9530/celeba-dataset
-    (`kaggle datasets download -d jessicali9530/celeba-dataset`, then unzip into <root>; it has CSV lists and no
-    identity file).
-Put the files in <root> (default: FACEKIT_HOME/data/celeba, see facekit.config.cache_dir), then CelebA(root)."""
 
 
 from facekit.data.celeba_files import (  # noqa: E402  (split out for size; names stay importable here)
+    CELEBA_HOWTO,
+    CELEBA_LAYOUT,
     read_celeba_attributes,
     read_celeba_identities,
     read_celeba_landmarks,

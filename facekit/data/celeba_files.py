@@ -1,6 +1,7 @@
 """CelebA's annotation files: our own readers of the ``.txt`` lists and their Kaggle ``.csv`` versions.
 
-Split out of :mod:`facekit.data.celeba` (every name stays importable from there); the formats are described in
+Split out of :mod:`facekit.data.celeba` (every name stays importable from there), with the folder layout and the
+how-to-get-it texts its messages quote (this module imports nothing from that one); the formats are described in
 that module's docstring.
 """
 
@@ -14,16 +15,37 @@ import numpy as np
 
 from facekit.data._common import AnnotationFormatError, PathLike, read_lines
 
-__all__ = ["read_celeba_attributes", "read_celeba_landmarks", "read_celeba_partition", "read_celeba_identities"]
+__all__ = ["CELEBA_LAYOUT", "CELEBA_HOWTO", "read_celeba_attributes", "read_celeba_landmarks", "read_celeba_partition", "read_celeba_identities"]
 
 _LANDMARK_NAMES: tuple[str, ...] = ("lefteye", "righteye", "nose", "leftmouth", "rightmouth")
 _LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{n}_{c}" for n in _LANDMARK_NAMES for c in "xy")
 _FILENAME = re.compile(r"^[\w.\-]+\.(jpg|jpeg|png)$", re.IGNORECASE)
 
 
-def _layout_and_howto() -> tuple[str, str]:
-    from facekit.data.celeba import CELEBA_HOWTO, CELEBA_LAYOUT
+CELEBA_LAYOUT = """\
+<root>/                                  (or <root>/celeba/, torchvision's layout)
+    img_align_celeba/000001.jpg ...      178x218 JPEG files (a subset is fine)
+    img_celeba/000001.jpg ...            optional: in-the-wild photos, any size (detected and aligned by facekit)
+    list_attr_celeba.txt                 (or the Kaggle mirror's .csv; also found in <root>/Anno/)
+    list_landmarks_align_celeba.txt      optional (.csv; <root>/Anno/); without it landmarks are detected
+    list_eval_partition.txt              (.csv; <root>/Eval/); only needed for split != 'all'
+    identity_CelebA.txt                  optional (<root>/Anno/); identity is -1 without it"""
 
+CELEBA_HOWTO = """\
+How to get CelebA (aligned & cropped images, about 1.4 GB):
+  * automatic: facekit.data.celeba.download_celeba(root) (torchvision + gdown; Google Drive often refuses it
+    with 'Quota exceeded': then use a manual route);
+  * official: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html -> 'Align&Cropped Images' (Google Drive folder
+    https://drive.google.com/drive/folders/0B7EVK8r0v71pWEZsZE9oNnFzTm8): download Img/img_align_celeba.zip,
+    Anno/list_attr_celeba.txt, Anno/list_landmarks_align_celeba.txt, Anno/identity_CelebA.txt and
+    Eval/list_eval_partition.txt, and unzip img_align_celeba.zip inside <root>;
+  * Kaggle mirror: https://www.kaggle.com/datasets/jessicali9530/celeba-dataset
+    (`kaggle datasets download -d jessicali9530/celeba-dataset`, then unzip into <root>; it has CSV lists and no
+    identity file).
+Put the files in <root> (default: FACEKIT_HOME/data/celeba, see facekit.config.cache_dir), then CelebA(root)."""
+
+
+def _layout_and_howto() -> tuple[str, str]:
     return CELEBA_LAYOUT, CELEBA_HOWTO
 
 

@@ -31,7 +31,8 @@ The method, section by section:
   0.01 at 32 x 32 grey), which is the same update as the paper's ``lr`` on the per-image sum.
 * section 4.1.1: :func:`edit` (both stages, de-normalised), :func:`stage_errors` (Table 1: per-pixel MSE in 0-255
   grey units).
-* section 4.1.2 retrieval (:func:`retrieval_experiment`): the gallery is every test image, each replaced by the
+* section 4.1.2 retrieval (:func:`facekit.methods.see_another_you_retrieval.retrieval_experiment`, in its
+  own module, which imports this one): the gallery is every test image, each replaced by the
   closest to it of its 7 generated poses ("generate the 7 possible poses for each original face and keep the one
   that is closest to the original"); features are pixels and the middle layer of the second network
   (:data:`facekit.nn.see_another_you.MIDDLE_LAYER`); the two-step baselines first keep the gallery images a pose
@@ -687,17 +688,3 @@ def load_pretrained(task: str, path: Optional[Union[str, Path]] = None, *, devic
     meta_file = file.with_suffix(".json")
     model.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}  # type: ignore[assignment]
     return model.eval()
-
-
-# Section 4.1.2 (retrieval) lives in facekit.methods.see_another_you_retrieval (this file stays under 800 lines);
-# its names are also reachable from here, loaded on first use (that module imports this one).
-_RETRIEVAL_NAMES = ("Representation", "represent", "face_net_features", "train_pose_classifier", "_recall",
-                    "retrieval_experiment")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RETRIEVAL_NAMES:
-        from facekit.methods import see_another_you_retrieval
-
-        return getattr(see_another_you_retrieval, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ original is kept (:func:`represent`); a query is the generation of a source at t
 or by the middle layer of the second network. The two-step baselines first classify the pose
 (:func:`train_pose_classifier` on :func:`face_net_features`), then rank what they kept.
 :func:`retrieval_experiment` runs both criteria and reports recall@1/5/20 (:func:`facekit.eval.recall_at_k`).
-Every name is also importable from :mod:`facekit.methods.see_another_you`.
+This module imports :mod:`facekit.methods.see_another_you`, never the other way round.
 """
 
 from __future__ import annotations
