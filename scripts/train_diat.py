@@ -40,7 +40,6 @@ Invocations and records (2 CPU cores, two 1-thread jobs at a time while other wo
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import os
