@@ -300,7 +300,12 @@ def test_shipped_weights_are_registered_and_hash_checked():
         assert hub.sha256sum(file) == entry.sha256, name
     net = M.load_pretrained("diat_a_mouth_open")
     assert isinstance(net, TransformNet) and not net.training
-    y = M.edit(torch.rand(1, 3, 64, 64), net, "mouth_open")
+    assert net.meta["task"] == "mouth_open" and net.config["output"] == "residual"
+    y = M.edit(torch.rand(1, 3, 64, 64), net, "mouth_open", masks=torch.ones(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="64 px"):  # the shipped networks refuse other sizes
+        M.edit(torch.rand(1, 3, 128, 128), net, "mouth_open", masks=torch.ones(1, 1, 128, 128))
+    with pytest.raises(ValueError, match="mouth_open"):  # ... and other tasks
+        M.edit(torch.rand(1, 3, 64, 64), net, "mouth_close", masks=torch.ones(1, 1, 64, 64))
     assert y.shape == (1, 3, 64, 64) and math.isfinite(float(y.sum()))
     with pytest.raises(KeyError, match="shipped"):
         M.load_pretrained("diat_a_hat")

@@ -237,21 +237,25 @@ for _task, _digest in _SEE_ANOTHER_YOU_SHA256.items():
     )
 # DIAT / DIAT-A (chapter 06): made by scripts/train_diat.py (its record: facekit/weights/diat_train.json)
 for _name, _cls, _sha in (
-    ("diat_a_eyeglasses_remove", "TransformNet", "255470046b0ca239b83b113c213ab03a36735dee53ee0bc574ff98624b0ed9a3"),
-    ("diat_a_male_to_female", "TransformNet", "64a39a8ac27eca7dd9c8011d793f0c224e729b00c19ee390f607e5808e1cb8f5"),
-    ("diat_a_mouth_close", "TransformNet", "f8d4cb739f84197fbc7183823677f62416fc3d88ebb2acd61e78a6a75703b0cd"),
-    ("diat_a_mouth_open", "TransformNet", "75d5e8038e9e7aeed221fc5952479449087c6499418a8983fa260a828e713600"),
-    ("diat_a_older_to_younger", "TransformNet", "024e1cc3ab44d510f58d489f5ee7bfaf926a93c439cf803338790b89ab059bac"),
-    ("diat_enhance_eyeglasses_remove", "LocalEnhancer", "3c8b83a1fafd6fe3232dba4659b89335eb7822d075d65c8e1b88b7da8742cefd"),
-    ("diat_enhance_global", "TransformNet", "101d41a55ccc4aafb4b52c60b26de15665bc772374b381aee4d8568d6b133af5"),
-    ("diat_enhance_mouth_close", "LocalEnhancer", "37b74ad7397a2cc144d984ad26f281a2f42ca301d672471dca5b24510c1db7e4"),
-    ("diat_enhance_mouth_open", "LocalEnhancer", "4091d1364e5213b52b1ee40d5adfa34e4fa4db2eae0b01539d9ea9b994c14ec5"),
-    ("diat_male_to_female", "TransformNet", "f6625895350b0700bf4a3100628df1a5e58fb1a105f1d50b28700a8ae94ddfef"),
-    ("diat_mouth_open", "TransformNet", "6ea9e0891d8bdef5a5eae3496b74fc94405d7af7545eda335e7b798d776c93f5"),
+    ("diat1_male_to_female", "TransformNet", "cea6b22d90e9bcd7733a7462bf1f87e39c4a7cd8dce1a5aace7837ce4ab103e1"),
+    ("diat1_mouth_open", "TransformNet", "0d31abadccd6f65d4500aad76677a75bb7c924b4c833e14c87858e4bb78826f6"),
+    ("diat2_male_to_female", "TransformNet", "a5f651cd056182c38e4ea686abe646615298abdc5277a7b1c338b7420b8db790"),
+    ("diat2_mouth_open", "TransformNet", "d6f612013de92a504488b7315525d1900e0f453f007cfb11990e8876ec7fd7d6"),
+    ("diat_a_eyeglasses_remove", "TransformNet", "849455112b8268154629d46a682df02d2a3059e6d2f49c12d7974cde5acee315"),
+    ("diat_a_male_to_female", "TransformNet", "ee49ccea557486b55664c0d825b809fd017105da93857f02efddb17a793e1498"),
+    ("diat_a_mouth_close", "TransformNet", "1fa467df3cfb280e416d45a779f71b6a7d2a0eb5df11b1f3b4c3092414f2ae9a"),
+    ("diat_a_mouth_open", "TransformNet", "04fab52ff85c31fb3ec26fa44adeb99f6d99e5928686dacb98d5e6f3edf12ffb"),
+    ("diat_a_older_to_younger", "TransformNet", "fd669fb5b4c74f20b68e0196d6cda2ca3da5d86f4bbf17f07eba06c8bd5520e4"),
+    ("diat_enhance_eyeglasses_remove", "LocalEnhancer", "928674c0264ae94b13a1fb98ed2ceb2d33ab32bed601b5e85a5f98cb92729c0b"),
+    ("diat_enhance_global", "TransformNet", "6624891170b4258015d9865fc026747a6886f90f80dd6a49046bec644912f8f6"),
+    ("diat_enhance_mouth_close", "LocalEnhancer", "198ab9280f9e52df01af2ac4a052a6d6720189e65c943a7bdad4a6067ca74103"),
+    ("diat_enhance_mouth_open", "LocalEnhancer", "4474db7aff42265503909fc7058140247f283addff4f80973ef2884de1d6d903"),
+    ("diat_male_to_female", "TransformNet", "d9b903e432fd340413049828a2ddea5118ff2e785f5c379e1eb3ee5bbfa8ae67"),
+    ("diat_mouth_open", "TransformNet", "46952022dc54be93fcbb32eaa4f8d686fd2c423b556fee494064a0874bffc0d6"),
 ):
     register(WeightsEntry(name=_name, filename=f"{_name}.pt", url=None, sha256=_sha, loader=f"facekit.nn.diat:{_cls}",
                           licence="MIT (facekit); trained only on procedurally generated SynthFaces",
-                          description=f"DIAT network {_name} (SynthFaces, 64 px, scripts/train_diat.py)", size="< 3 MB"))
+                          description=f"DIAT network {_name} (SynthFaces, 64 px, scripts/train_diat.py, 8-bit)", size="< 2 MB"))
 
 
 def _entry(name: str) -> WeightsEntry:

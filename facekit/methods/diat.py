@@ -138,6 +138,9 @@ class DIATConfig:
             that is returned, scored and shipped.
         precision: ``"fp32"`` or ``"bf16"`` (autocast with bfloat16 and the channels-last memory format in
             training; the losses are computed in float32).
+        change_l1: weight of the absolute change :math:`|T(x) - x|` inside the mask, averaged over every pixel of
+            the image (so each changed pixel costs the same whatever the mask's size), added to :math:`T`'s loss:
+            the smallest edit that fools :math:`D` (0: none).
     """
 
     name: str = "DIAT-A"
@@ -157,6 +160,7 @@ class DIATConfig:
     d_lr_mult: float = 1.0
     ema: float = 0.0
     precision: str = "fp32"
+    change_l1: float = 0.0
 
     def __post_init__(self) -> None:
         if self.identity not in ("discriminator", "face", "none"):
@@ -171,6 +175,8 @@ class DIATConfig:
             raise ValueError(f"output must be one of {TransformNet.OUTPUTS} and arch one of {TransformNet.ARCHS}; "
                              f"got {self.output!r}, {self.arch!r}")
         diff_augment(torch.zeros(1, 3, 4, 4), self.augment)  # raises on an unknown policy
+        if self.change_l1 < 0:
+            raise ValueError(f"change_l1 must be >= 0; got {self.change_l1}")
         if self.d_lr_mult <= 0 or not 0.0 <= self.ema < 1.0:
             raise ValueError(f"d_lr_mult must be > 0 and ema in [0, 1); got {self.d_lr_mult}, {self.ema}")
         if self.precision not in ("fp32", "bf16"):
@@ -232,8 +238,8 @@ LADDER: Dict[str, Dict[str, Any]] = {
     "honest_d": {"spectral_norm": True, "d_lr_mult": 4.0},
     # an exponential moving average of T's weights (half-life about 70 steps), under bf16 autocast + channels-last
     "ema_bf16": {"ema": 0.99, "precision": "bf16"},
-    # DiffAugment on everything D sees (Zhao et al. 2020: colour, translation, cutout)
-    "diff_augment": {"augment": "color,translation,cutout"},
+    # the smallest edit that fools D: |T(x) - x| inside the mask, averaged over the image, weight 1
+    "change_l1": {"change_l1": 1.0},
 }
 """The CPU recipe as a ladder: each rung adds its changes to every rung above it (:func:`ladder_config`).
 ``bench/diat_ladder.py`` (``bench/diat.py --ladder``) trains every rung with the same data, seed and steps and
@@ -433,6 +439,10 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
                 if config.gamma_smooth > 0:
                     terms["smooth"] = smooth_loss(f, y).float()  # eq. (6)
                     weights["smooth"] = config.gamma_smooth
+                if config.change_l1 > 0:  # an option: |T(x) - x| inside the mask, averaged over the whole image
+                    m = rest[0] if rest else torch.ones_like(x[:, :1])
+                    terms["change"] = ((y.float() - x).abs() * m).mean()  # the same weight for every pixel
+                    weights["change"] = config.change_l1
             logs.update(trainer.update("T", terms, weights=weights))  # eq. (7) / (14)
             logs["d_fake"] = float(torch.sigmoid(fake_logits.detach()).mean())
             if "T_ema" in trainer.models:  # the average of T's weights (an option of the recipe)
@@ -641,7 +651,13 @@ def edit(images: Tensor, T: nn.Module, task: Union[str, Task], enhancer: Optiona
         precision, channels_last: see :func:`facekit.nn.diat.transform_images`.
     """
     t = _task(task)
-    meta_task = (getattr(T, "meta", None) or {}).get("task")
+    meta = getattr(T, "meta", None) or {}
+    if meta.get("size") and tuple(images.shape[-2:]) != (int(meta["size"]),) * 2:
+        raise ValueError(f"this network was trained on {meta['size']} px faces; got {tuple(images.shape[-2:])}: "
+                         f"resize the faces to {meta['size']} px (torch.nn.functional.interpolate(images, "
+                         f"size={meta['size']}, mode='area')) or train a network at this size "
+                         "(scripts/train_diat.py --size)")
+    meta_task = meta.get("task")
     if meta_task is not None and meta_task != t.name:
         raise ValueError(f"this transform network was trained for the task {meta_task!r} (its meta says so), not "
                          f"{t.name!r}: load the network of that task (load_pretrained('diat_a_{t.name}'))")
@@ -726,8 +742,9 @@ def progress_eval(test: TestData, *, n: int = 16, sample_dir: Optional[Union[str
 # ----------------------------------------------------------------------------------------------------------------
 SHIPPED: Dict[str, str] = {
     **{f"diat_a_{t}": "TransformNet" for t in TASKS},  # DIAT-A transform networks, all five tasks
-    "diat_mouth_open": "TransformNet",  # DIAT (eq. (7), with l_smooth): one local task ...
+    "diat_mouth_open": "TransformNet",  # DIAT3 / DIAT (eq. (7), with l_smooth): one local task ...
     "diat_male_to_female": "TransformNet",  # ... and one global task
+    **{f"diat{k}_{t}": "TransformNet" for k in (1, 2) for t in ("mouth_open", "male_to_female")},  # DIAT1, DIAT2
     "diat_enhance_global": "TransformNet",  # the global enhancement (deblurring) network, eq. (11)
     **{f"diat_enhance_{t}": "LocalEnhancer" for t, task in TASKS.items() if task.local},  # eq. (10), per local task
 }
