@@ -292,6 +292,9 @@ def align_face(
     """
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
+    if isinstance(image, np.ndarray) and image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ValueError(f"image holds {int((~np.isfinite(image)).sum())} NaN or inf value(s); the warp would spread "
+                         "them into the aligned face: fix or drop the image (uint8 images cannot hold NaN)")
     five = _five_points(landmarks)
     matrix = estimate_similarity(five, five_point_template(int(size), padding))  # (3, 3) input -> aligned
     aligned = _warp(image, matrix, (int(size), int(size)), border)

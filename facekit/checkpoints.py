@@ -11,16 +11,21 @@ keeps working for every public name here.
 
 from __future__ import annotations
 
-import os
+import math
+import random
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as np
 
 import torch
 from torch import Tensor, nn
 
 from facekit.hub import WeightsError, WeightsFormatError, WeightsKeysError, check_state_dict, read_weights
+from facekit.hub.saving import atomic_save as _atomic_save  # the one atomic writer (temporary file, os.replace)
 
-__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "save_weights", "load_weights"]
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "save_weights", "load_weights", "optimizer_hparams", "apply_hparams"]
 
 CHECKPOINT_FORMAT = "facekit.train/1"
 """Value of the ``"format"`` entry of every checkpoint written by :class:`Trainer`."""
@@ -65,20 +70,6 @@ def _non_finite(module: nn.Module) -> List[str]:
         for name, t in [*module.named_parameters(), *module.named_buffers()]
         if t.is_floating_point() and not bool(t.detach().isfinite().all())
     ]
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -142,3 +133,91 @@ def load_weights(
         _check_state_dict(model, state, f"{type(model).__name__}", path)
     model.load_state_dict(state, strict=strict)
     return model
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# what a Trainer checkpoint holds besides weights: random states and optimiser hyper-parameters
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _rng_state() -> Dict[str, Any]:
+    algo, keys, pos, has_gauss, cached = np.random.get_state()
+    state: Dict[str, Any] = {
+        "python": random.getstate(),
+        # stored as plain containers and a tensor so that the checkpoint loads with torch.load(weights_only=True)
+        "numpy": (str(algo), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    algo, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((algo, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def optimizer_hparams(optimizers: Mapping[str, torch.optim.Optimizer]) -> Dict[str, List[Dict[str, Any]]]:
+    """Each optimiser's param-group hyper-parameters (numbers, bools, strings, tuples of them), as built."""
+    plain = (int, float, bool, str, type(None))
+    return {
+        name: [{k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in g.items()
+                if k not in ("params", "initial_lr")
+                and (isinstance(v, plain) or (isinstance(v, (list, tuple)) and all(isinstance(x, plain) for x in v)))}
+               for g in opt.param_groups]
+        for name, opt in optimizers.items()
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
+def apply_hparams(optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any],
+                  built: Mapping[str, Any], saved: Optional[Mapping[str, Any]], path: Path) -> None:
+    """After optimisers' states are loaded from checkpoint ``path``: the hyper-parameters they were ``built`` with
+    (:func:`optimizer_hparams`) replace the checkpoint's ``saved`` ones, and a ``UserWarning`` names each change.
+
+    A changed ``lr`` scales the loaded learning rate (and a scheduler's ``base_lrs``) by new / old, so a
+    schedule's progress is kept; any other key (momentum, betas, weight decay) is set to the new value.
+    """
+    if not saved:
+        return  # an older checkpoint without them: its values stay (as before)
+    changes = []
+    for name, groups in built.items():
+        old_groups = saved.get(name)
+        if old_groups is None or len(old_groups) != len(groups):
+            continue
+        opt = optimizers[name]
+        for gi, (new, old) in enumerate(zip(groups, old_groups)):
+            for key, value in new.items():
+                if key in old and _same(old[key], value):
+                    continue
+                group = opt.param_groups[gi]
+                if key == "lr" and isinstance(old.get(key), (int, float)) and old[key] and "lr" in group:
+                    group["lr"] = group["lr"] * float(value) / float(old[key])  # keeps a scheduler's progress
+                    for sched in schedulers.values():
+                        if getattr(sched, "optimizer", None) is opt and hasattr(sched, "base_lrs"):
+                            sched.base_lrs[gi] = sched.base_lrs[gi] * float(value) / float(old[key])
+                    if "initial_lr" in group:
+                        group["initial_lr"] = value
+                else:
+                    group[key] = value
+                changes.append(f"optimizer {name!r} group {gi}: {key} {old.get(key)!r} -> {value!r}")
+    if changes:
+        warnings.warn(f"resuming from {path} with hyper-parameters other than the checkpoint's; applying this "
+                      "trainer's: " + "; ".join(changes), stacklevel=4)

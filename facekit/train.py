@@ -75,6 +75,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, IterableDataset, default_collate
 
+from facekit import distributed as fdist
 from facekit.checkpoints import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -82,7 +83,11 @@ from facekit.checkpoints import (
     _check_state_dict,
     _non_finite,
     _read_checkpoint,
+    _rng_state,
+    _set_rng_state,
+    apply_hparams,
     load_weights,
+    optimizer_hparams,
     save_weights,
 )
 from facekit.config import get_device, seed_everything
@@ -100,6 +105,7 @@ __all__ = [
 
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 _EPOCH_SEED_MULTIPLIER = 1_000_003
+_RANK_SEED_STRIDE = 7_919  # rank r of a torchrun run seeds its in-step randomness with seed + r * 7919
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -251,30 +257,6 @@ def _as_float(value: Any) -> float:
     return float(value)
 
 
-def _rng_state() -> Dict[str, Any]:
-    algo, keys, pos, has_gauss, cached = np.random.get_state()
-    state: Dict[str, Any] = {
-        "python": random.getstate(),
-        # stored as plain containers and a tensor so that the checkpoint loads with torch.load(weights_only=True)
-        "numpy": (str(algo), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    algo, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((algo, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda")
-    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # the trainer
 # ----------------------------------------------------------------------------------------------------------------
@@ -308,6 +290,19 @@ class Trainer:
             and checkpointed. Do not step them in ``step_fn`` too.
         progress: show a ``tqdm.auto`` progress bar.
         desc: the progress bar's label.
+
+    Under ``torchrun`` (a process group of N > 1, :func:`facekit.distributed.init_from_env`) the same code trains
+    with ``DistributedDataParallel``: ``trainer.models`` are the DDP-wrapped networks (``trainer.modules`` the
+    networks themselves), every process takes its ``batch_size / N`` share of the same global batch
+    (:func:`facekit.distributed.shard`), logged terms are averaged over the processes, random numbers inside a
+    step come from per-rank seeds (rank 0's are those of a single-process run), rank 0 alone writes checkpoints
+    (with every rank's random states) and all ranks resume from them. On GPUs BatchNorm layers become
+    ``SyncBatchNorm`` (statistics of the global batch); on CPUs (gloo) each process normalises its own share, so a
+    network with BatchNorm trains slightly differently from one process (one without matches it to float noise).
+
+    **Changed hyper-parameters on resume** (an optimiser built with another ``lr``, momentum, weight decay, ...):
+    the checkpoint's optimiser state is loaded, then the values this trainer's optimisers were built with are
+    applied and a ``UserWarning`` names each change (the run goes on with the new values).
 
     Attributes:
         step: the number of completed steps.
@@ -369,9 +364,26 @@ class Trainer:
         if eval_every is not None and int(eval_every) < 1:
             raise ValueError(f"eval_every must be >= 1 or None, got {eval_every}")
 
-        self.device: torch.device = torch.device(device) if device is not None else get_device()
-        self.models: Dict[str, nn.Module] = {k: m.to(self.device) for k, m in models.items()}
+        self.world_size, self.rank = fdist.world_size(), fdist.rank()
+        if device is None:
+            device = fdist.local_device() if self.world_size > 1 and torch.cuda.is_available() else get_device()
+        self.device: torch.device = torch.device(device)
+        if self.world_size > 1 and self._map_style and int(batch_size) % self.world_size:
+            raise ValueError(f"batch_size {batch_size} (the global batch) must be a multiple of the number of "
+                             f"processes, {self.world_size}")
+        self.modules: Dict[str, nn.Module] = {k: m.to(self.device) for k, m in models.items()}
+        self.models: Dict[str, nn.Module] = dict(self.modules)
+        if self.world_size > 1:  # PyTorch's DistributedDataParallel: gradients averaged over the processes
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            if self.device.type == "cuda":  # BatchNorm over the whole global batch (SyncBatchNorm is GPU-only)
+                self.modules = {k: nn.SyncBatchNorm.convert_sync_batchnorm(m) for k, m in self.modules.items()}
+            self.models = {k: (DistributedDataParallel(m, device_ids=ids)
+                               if any(p.requires_grad for p in m.parameters()) else m)
+                           for k, m in self.modules.items()}
         self.optimizers: Dict[str, torch.optim.Optimizer] = dict(optimizers)
+        self._hparams = optimizer_hparams(self.optimizers)  # as built: compared with a checkpoint's on resume
         self.schedulers: Dict[str, Any] = dict(schedulers or {})
         self.step_fn = step_fn
         self.data = data
@@ -393,7 +405,7 @@ class Trainer:
         self._perm_cache: Optional[tuple[int, Tensor]] = None
         self._step_terms: Dict[str, float] = {}
         self._updates_in_step = 0  # optimiser steps taken in the current training step
-        self._diverged_state: Optional[TrainingDiverged] = None  # set when a divergence left weights half-updated
+        self._diverged_state: Optional[BaseException] = None  # a divergence or interrupt left weights half-updated
 
     # -- data ------------------------------------------------------------------------------------------------
 
@@ -414,14 +426,18 @@ class Trainer:
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")
         if not self._map_style:
-            return _to_device(self.data(step), self.device)  # type: ignore[operator]
+            batch = self.data(step)  # type: ignore[operator]
+            if self.world_size > 1:  # the global batch of the step, this process's share of it
+                batch = fdist.shard(batch, self.rank, self.world_size)
+            return _to_device(batch, self.device)
         spe = self.steps_per_epoch
         assert spe is not None
         epoch, i = divmod(int(step), spe)
         if self._perm_cache is None or self._perm_cache[0] != epoch:
             gen = torch.Generator().manual_seed(self.seed * _EPOCH_SEED_MULTIPLIER + epoch)
             self._perm_cache = (epoch, torch.randperm(len(self.data), generator=gen))  # type: ignore[arg-type]
-        indices = self._perm_cache[1][i * self.batch_size : (i + 1) * self.batch_size].tolist()
+        indices = self._perm_cache[1][i * self.batch_size : (i + 1) * self.batch_size]
+        indices = fdist.shard(indices, self.rank, self.world_size).tolist()  # all of it in one process
         return _to_device(self.collate_fn([self.data[j] for j in indices]), self.device)  # type: ignore[index]
 
     # -- one update ------------------------------------------------------------------------------------------
@@ -466,10 +482,11 @@ class Trainer:
         for name, t in terms.items():
             if not isinstance(t, Tensor):
                 raise TypeError(f"loss term {name!r} must be a tensor (to back-propagate), got {type(t).__name__}")
-            v = _as_float(t)
+            values[name] = _as_float(t)
+        values = fdist.mean_over_ranks(values, self.device)  # every process sees a NaN of any of them
+        for name, v in values.items():
             if not math.isfinite(v):
                 raise self._diverged(name, v)
-            values[name] = v
         total = sum(weights.get(k, 1.0) * t.reshape(()) for k, t in terms.items())
         assert isinstance(total, Tensor)
         total_value = float(total.detach())
@@ -526,9 +543,11 @@ class Trainer:
         from its step; if it is already at or past ``steps`` nothing is trained. A fresh run (step 0, nothing to
         resume) seeds every generator with :func:`facekit.config.seed_everything` (``seed``).
 
-        After a :class:`TrainingDiverged` that left some weights updated (see :meth:`update`), the models and
-        optimisers no longer hold the state of any completed step: ``fit`` then reloads the last good checkpoint
-        (with ``resume``), or raises ``RuntimeError`` when it cannot.
+        After a :class:`TrainingDiverged` or an interrupt (``KeyboardInterrupt``, any exception from ``step_fn``)
+        that came after some weights of the step were updated, the models and optimisers no longer hold the state
+        of any completed step: ``fit`` then reloads the last good checkpoint (with ``resume``), or raises
+        ``RuntimeError`` when it cannot. An interrupt before any update of the step only restores the random
+        states of the step's start, and ``fit`` goes on in memory: either way the run ends as an uninterrupted one.
 
         Raises:
             TrainingDiverged: a loss term, gradient or weight was NaN or inf; no checkpoint is written for that step.
@@ -540,18 +559,19 @@ class Trainer:
         if self._diverged_state is not None:
             latest = self.latest_checkpoint(self.checkpoint_dir) if resume else None
             if latest is None:
+                what = (f"diverged ({self._diverged_state})" if isinstance(self._diverged_state, TrainingDiverged)
+                        else f"was interrupted ({type(self._diverged_state).__name__}) in step {self.step + 1}")
                 raise RuntimeError(
-                    f"the last run diverged ({self._diverged_state}) after some weights of that step were updated, "
-                    "so the models hold no completed step; load a checkpoint (trainer.load_checkpoint(path)) or "
-                    "build a new Trainer"
+                    f"the last run {what} after some weights of that step were updated, so the models hold no "
+                    "completed step; load a checkpoint (trainer.load_checkpoint(path)) or build a new Trainer"
                 )
             self.load_checkpoint(latest)  # clears the diverged state
         elif resume and self.checkpoint_dir is not None:
             latest = self.latest_checkpoint(self.checkpoint_dir)
             if latest is not None and _step_of(latest) > self.step:
                 self.load_checkpoint(latest)
-        if self.step == 0:
-            seed_everything(self.seed)
+        if self.step == 0:  # per-rank seeds for the randomness inside steps; rank 0's are a single process's
+            seed_everything(self.seed + _RANK_SEED_STRIDE * self.rank)
         if self.step >= steps:
             return self.history
 
@@ -561,21 +581,24 @@ class Trainer:
         bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress, dynamic_ncols=True)
         try:
             while self.step < steps:
+                start_rng = _rng_state()  # restored if the step is interrupted before any update
                 batch = self.batch(self.step)
                 self._step_terms = {}
                 self._updates_in_step = 0
                 try:
                     returned = self.step_fn(self, batch)
                     raw = self._step_terms if returned is None else returned
-                    values: Dict[str, float] = {}
-                    for name, v in raw.items():
-                        fv = _as_float(v)
+                    values: Dict[str, float] = {k: _as_float(v) for k, v in raw.items()}
+                    if returned is not None:  # update() already averaged its terms over the processes
+                        values = fdist.mean_over_ranks(values, self.device)
+                    for name, fv in values.items():
                         if not math.isfinite(fv):
                             raise self._diverged(name, fv)
-                        values[name] = fv
-                except TrainingDiverged as err:
+                except BaseException as err:  # TrainingDiverged, KeyboardInterrupt, an error in step_fn
                     if self._updates_in_step:  # some weights moved in this step: no completed step is held
                         self._diverged_state = err
+                    else:  # nothing moved: the step's start again, random states included
+                        _set_rng_state(start_rng)
                     raise
                 for sched in self.schedulers.values():
                     sched.step()
@@ -610,12 +633,14 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
             "seed": self.seed,
-            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "models": {k: m.state_dict() for k, m in self.modules.items()},  # without DDP's "module."
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.history.to_dict(),
             "rng": _rng_state(),
             "batch_size": self.batch_size if self._map_style else None,  # the data order depends on it
+            "hparams": self._hparams,  # the optimisers' hyper-parameters as built (changes announced on resume)
+            "world_size": self.world_size,
         }
 
     def save_checkpoint(self, path: Optional[Union[str, Path]] = None) -> Path:
@@ -634,7 +659,7 @@ class Trainer:
             raise CheckpointError(
                 f"not saving: the last step diverged ({self._diverged_state}) after some weights were updated"
             )
-        for name, model in self.models.items():
+        for name, model in self.modules.items():
             bad = _non_finite(model)
             if bad:
                 raise CheckpointError(
@@ -648,13 +673,18 @@ class Trainer:
             target = self.checkpoint_dir / f"step_{self.step:06d}.pt"
         else:
             target = Path(path)
-        _atomic_save(self.state_dict(), target)
+        state = self.state_dict()
+        if self.world_size > 1:  # every rank's random states, so that each resumes its own stream
+            state["rng_ranks"] = fdist.gather_objects(state["rng"])
+        if self.rank == 0:  # one writer; the others wait below and then see the file
+            _atomic_save(state, target)
+            if path is None and self.checkpoint_dir is not None:
+                found = sorted(_list_checkpoints(self.checkpoint_dir), key=_step_of)
+                for old in found[: max(0, len(found) - self.keep)]:
+                    if old != target:
+                        old.unlink(missing_ok=True)
+        fdist.barrier()
         self.last_checkpoint, self._last_checkpoint_step = target, self.step
-        if path is None and self.checkpoint_dir is not None:
-            found = sorted(_list_checkpoints(self.checkpoint_dir), key=_step_of)
-            for old in found[: max(0, len(found) - self.keep)]:
-                if old != target:
-                    old.unlink(missing_ok=True)
         return target
 
     def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> int:
@@ -691,7 +721,7 @@ class Trainer:
                 raise CheckpointError(
                     f"checkpoint {path} has {kind} {sorted(saved)}, this trainer has {sorted(own)}"
                 )
-        for name, model in self.models.items():
+        for name, model in self.modules.items():
             _check_state_dict(model, ckpt["models"][name], f"model {name!r}", path)
         saved_batch = ckpt.get("batch_size")
         if self._map_style and saved_batch is not None and int(saved_batch) != self.batch_size:
@@ -701,7 +731,7 @@ class Trainer:
                 f"batch_size={saved_batch} to resume, or use another checkpoint_dir to start over"
             )
 
-        for name, model in self.models.items():
+        for name, model in self.modules.items():
             model.load_state_dict(ckpt["models"][name])
         try:
             for name, opt in self.optimizers.items():
@@ -710,6 +740,7 @@ class Trainer:
                 sched.load_state_dict(ckpt["schedulers"][name])
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(f"checkpoint {path}: optimiser or scheduler state does not fit: {err}") from err
+        apply_hparams(self.optimizers, self.schedulers, self._hparams, ckpt.get("hparams"), path)
         self.step = int(ckpt["step"])
         self.history = History.from_dict(ckpt["history"])
         saved_seed = int(ckpt.get("seed", self.seed))
@@ -721,7 +752,12 @@ class Trainer:
             )
             self.seed = saved_seed
             self._perm_cache = None
-        _set_rng_state(ckpt["rng"])
+        ranks = ckpt.get("rng_ranks")
+        if self.world_size > 1 and (not ranks or len(ranks) != self.world_size):
+            warnings.warn(f"checkpoint {path} was written by {ckpt.get('world_size', 1)} process(es), this run has "
+                          f"{self.world_size}: the random numbers inside steps (dropout, augmentation) differ from "
+                          "an uninterrupted run; the data order and weights continue exactly", stacklevel=2)
+        _set_rng_state(ranks[self.rank] if ranks and len(ranks) == self.world_size else ckpt["rng"])
         self.last_checkpoint, self._last_checkpoint_step = path, self.step
         self._diverged_state = None
         return self.step

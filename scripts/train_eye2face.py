@@ -20,6 +20,11 @@ What it does
    ``torch.load(weights_only=True)``) and ``eye2face.json`` (the command, wall time and figures), and prints
    the file's SHA-256.
 
+Several GPUs (or CPU processes): ``torchrun --standalone --nproc_per_node N scripts/train_eye2face.py --loss
+balanced --steps S --batch-size B`` trains the same run with ``DistributedDataParallel`` (``--batch-size`` is the
+global batch, a multiple of N; each process takes B / N of it; on GPUs BatchNorm is made ``SyncBatchNorm`` so it
+sees the whole batch; rank 0 writes the checkpoints, the weights and the record). ``--losses`` is not for torchrun.
+
 5. ``--losses l1,normalized,balanced,wgan_gp`` (the loss comparison of chapter 4): one generator per loss of
    ``facekit.methods.eye2face.COMPARED_LOSSES`` (``wgan_gp``: the conditional WGAN-GP baseline of section V,
    ``train_wgan_gp``), trained one after the other from the same initial weights, on the same pairs in the same
@@ -97,7 +102,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from facekit import distributed as fdist  # noqa: E402
 from facekit.config import cache_dir, portable_command, seed_everything  # noqa: E402
+from facekit.hub import atomic_save  # noqa: E402
 from facekit.data.pairs import EyeFacePairs  # noqa: E402
 from facekit.eval import psnr  # noqa: E402
 from facekit.methods import eye2face as e2f  # noqa: E402
@@ -112,8 +119,8 @@ def load_or_build_pairs(path: Path, split: str, n_images: int, seed: int) -> Eye
                             int(d["n_images"]))
     pairs, _ = e2f.synth_eye_face_pairs(split, n_images, seed=seed, progress=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"eyes": (pairs.eyes * 255).round().to(torch.uint8), "faces": (pairs.faces * 255).round().to(torch.uint8), "image_index": pairs.image_index,
-                "eye_index": pairs.eye_index, "n_images": pairs.n_images}, path)
+    atomic_save({"eyes": (pairs.eyes * 255).round().to(torch.uint8), "faces": (pairs.faces * 255).round().to(torch.uint8), "image_index": pairs.image_index,
+                 "eye_index": pairs.eye_index, "n_images": pairs.n_images}, path)
     return pairs
 
 
@@ -178,17 +185,26 @@ def main(argv: list | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
+    distributed = fdist.init_from_env()  # under torchrun: one process per GPU (or CPU share), gloo / nccl
     if args.losses is not None:
+        if distributed:
+            raise SystemExit("--losses trains its losses in --jobs processes of its own; under torchrun train one "
+                             "--loss at a time")
         return main_losses(args, argv)
+    device = fdist.local_device() if distributed else torch.device("cpu")
     ckpt = args.checkpoint_dir or cache_dir("runs", f"eye2face_{args.loss}")
     t0 = time.time()
+    if not fdist.is_main():
+        fdist.barrier()  # rank 0 renders and caches the pairs first; the others then read the cache
     train = load_or_build_pairs(Path(ckpt) / f"pairs_train_{args.images}.pt", "train", args.images, args.seed)
     test = load_or_build_pairs(Path(ckpt) / f"pairs_test_{args.test_images}.pt", "test", args.test_images,
                                args.seed)
+    if fdist.is_main():
+        fdist.barrier()
     t_data = time.time() - t0
     print(f"train: {train} (yield {e2f.pipeline_yield(train):.3f}); test: {test} ({t_data:.0f} s)")
 
-    net = e2f.loss_network(args.loss_network, device="cpu")
+    net = e2f.loss_network(args.loss_network, device=device)
     torch.manual_seed(args.seed)
     generator = EyeToFace()
     untrained = EyeToFace()
@@ -196,8 +212,11 @@ def main(argv: list | None = None) -> dict:
     t1 = time.time()
     generator, history, trainer = e2f.train_generator(
         train, args.loss, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        generator=generator, net=net, device="cpu", checkpoint_dir=ckpt, checkpoint_every=25)
+        generator=generator, net=net, device=device, checkpoint_dir=ckpt, checkpoint_every=25)
     t_train = time.time() - t1
+    if not fdist.is_main():  # rank 0 alone scores, writes the weights and the record
+        return {}
+    generator, untrained = generator.cpu(), untrained.cpu()
 
     scores = {}
     for name, g in (("untrained", untrained), ("trained", generator)):

@@ -44,11 +44,28 @@ def test_paper_layer_lists():
 
 
 def test_attribute_maps_do_not_depend_on_the_image():
-    g = GenerationNet(7, attribute_maps=1)
+    torch.manual_seed(0)
+    g = GenerationNet(7, attribute_maps=1).eval()
     code = torch.eye(7)
     assert g.attribute_maps(code).shape == (7, 1, 16, 16)  # Fig. 4: one map per target pose
-    # the maps enter after the image encoder: same code, two images -> the same maps
-    assert torch.equal(g.attribute_maps(code[:1]), g.attribute_maps(code[:1].clone()))
+    # through the whole network: two different images, the same code -> the same maps enter the fusion
+    seen = []
+    hook = g.attribute_encoder.register_forward_hook(lambda mod, inp, out: seen.append(out.detach().clone()))
+    try:
+        a, b = torch.randn(2, 1, 1, 32, 32)
+        out_a, out_b = g(a, code[:1]), g(b, code[:1])
+    finally:
+        hook.remove()
+    assert len(seen) == 2 and torch.equal(seen[0], seen[1])
+    assert torch.equal(seen[0].view(1, 1, 16, 16), g.attribute_maps(code[:1]))
+    assert not torch.allclose(out_a, out_b)  # the images do reach the output: the test could tell them apart
+    seen.clear()
+    hook = g.attribute_encoder.register_forward_hook(lambda mod, inp, out: seen.append(out.detach().clone()))
+    try:
+        g(a, code[1:2])
+    finally:
+        hook.remove()
+    assert not torch.equal(seen[0], g.attribute_maps(code[:1]).flatten(1))  # another code, other maps
 
 
 def test_he_initialisation():

@@ -257,6 +257,10 @@ class CelebA(Dataset):
                 raise ValueError(f"unknown target(s) {unknown}; choose among: {', '.join(CELEBA_TARGETS)}")
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+        if center_crop is not None and (isinstance(center_crop, bool) or not isinstance(center_crop, (int, np.integer))
+                                        or center_crop < 1):
+            raise ValueError(f"center_crop must be a positive number of pixels (178 for the usual square) or None "
+                             f"(no crop); got {center_crop!r}")
         self.root = find_celeba_root(root)
         self.split = split
         self.images = images
@@ -352,6 +356,9 @@ class CelebA(Dataset):
                           stacklevel=2)
 
         names = list(attributes) if attributes is not None else all_names
+        if not names:
+            raise ValueError("attributes=[] names no attribute: name at least one (e.g. ['Smiling']) or pass None for "
+                             "all 40 (or leave 'attributes' out of targets)")
         unknown = [n for n in names if n not in all_names]
         if unknown:
             raise ValueError(f"unknown CelebA attribute(s) {unknown}; {attr_path} has: {', '.join(all_names)}")
@@ -542,6 +549,8 @@ class CelebA(Dataset):
         return image, points
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for this CelebA of {len(self)} images")
         self.detect()
         item: dict[str, Any] = {}
         if "image" in self.targets:

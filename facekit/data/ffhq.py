@@ -98,6 +98,10 @@ class FFHQ(Dataset):
     def __init__(self, root: Optional[PathLike] = None, *, folder: str = "thumbnails128x128",
                  size: Union[int, tuple[int, int], None] = None, transform: Optional[Callable] = None,
                  check_size: bool = True, max_images: Optional[int] = None) -> None:
+        if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int)
+                                       or max_images < 1):
+            raise ValueError(f"max_images must be a positive int (how many images to use, by FFHQ index) or None "
+                             f"(all); got {max_images!r}")
         base = Path(root).expanduser() if root is not None else cache_dir("data", create=False) / "ffhq"
         if (base / folder).is_dir():
             self.image_dir = base / folder
@@ -128,6 +132,8 @@ class FFHQ(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self.paths) <= index < len(self.paths):
+            raise IndexError(f"index {index} is out of range for this FFHQ of {len(self.paths)} images")
         path = self.paths[index]
         image = read_image(path, self.expected_size if self.check_size else None,
                            size_hint=f"the images of {self.image_dir.name}/ should all be that size; pass "

@@ -79,6 +79,8 @@ def detect_five_points(image: np.ndarray, detector: Any, max_side: int = WILD_MA
     """
     from facekit.align import landmarks_68_to_5
 
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
+        raise ValueError(f"max_side must be a positive number of pixels (default {WILD_MAX_SIDE}); got {max_side!r}")
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     small = image

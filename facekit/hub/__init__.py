@@ -38,7 +38,7 @@ Layout (one concept a module; import every name from ``facekit.hub``):
   (:func:`sha256sum`, :func:`verify`) and reading (:func:`read_weights`);
 * :mod:`facekit.hub.loading`: :func:`check_state_dict`, :func:`load`, :func:`pretrained`;
 * :mod:`facekit.hub.quantize`: int8 storage (:func:`quantize_state_dict`, :func:`dequantize_state_dict`);
-* :mod:`facekit.hub.saving`: :func:`save`.
+* :mod:`facekit.hub.saving`: :func:`save`, :func:`atomic_save` (every weights file facekit writes).
 """
 
 from __future__ import annotations
@@ -51,11 +51,20 @@ from facekit.hub.errors import (
     WeightsKeysError,
     WeightsNotFoundError,
 )
-from facekit.hub.files import available, find, package_dir, read_weights, search_paths, sha256sum, verify
+from facekit.hub.files import (
+    available,
+    find,
+    non_finite_tensors,
+    package_dir,
+    read_weights,
+    search_paths,
+    sha256sum,
+    verify,
+)
 from facekit.hub.loading import _loader_class, check_state_dict, load, pretrained
 from facekit.hub.quantize import QUANTIZE_SCHEMES, dequantize_state_dict, quantize_state_dict, unpack_checkpoint
 from facekit.hub.registry import PACKAGE_WEIGHTS_DIR, REGISTRY, PathLike, WeightsEntry, register
-from facekit.hub.saving import save
+from facekit.hub.saving import atomic_save, atomic_write_text, save
 
 __all__ = [
     "WeightsEntry",
@@ -83,5 +92,8 @@ __all__ = [
     "read_weights",
     "check_state_dict",
     "PACKAGE_WEIGHTS_DIR",
+    "atomic_save",
+    "atomic_write_text",
+    "non_finite_tensors",
 ]
 

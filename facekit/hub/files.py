@@ -11,15 +11,17 @@ import importlib.util
 import os
 import pickle
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+import zipfile
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
+from torch import Tensor
 
 from facekit.config import cache_dir, home_dir
 from facekit.hub.errors import PackageNotInstalledError, WeightsFormatError, WeightsHashError, WeightsNotFoundError
 from facekit.hub.registry import PACKAGE_WEIGHTS_DIR, REGISTRY, PathLike, WeightsEntry, _entry
 
-__all__ = ["package_dir", "search_paths", "find", "available", "sha256sum", "verify", "read_weights"]
+__all__ = ["package_dir", "search_paths", "find", "available", "sha256sum", "verify", "read_weights", "non_finite_tensors"]
 
 
 # -- finding the file ---------------------------------------------------------------------------------------
@@ -192,6 +194,22 @@ def verify(name: str, file: PathLike) -> Path:
     return path
 
 
+def non_finite_tensors(obj: Any, prefix: str = "") -> List[str]:
+    """The names (``a.b.c``) of the floating-point tensors inside ``obj`` (nested dicts, lists) with a NaN or inf.
+
+    Example:
+        >>> non_finite_tensors({"w": torch.ones(2), "q": {"scales": torch.tensor([1.0, float("nan")])}})
+        ['q.scales']
+    """
+    if isinstance(obj, Tensor):
+        return [prefix or "tensor"] if obj.is_floating_point() and not bool(obj.detach().isfinite().all()) else []
+    if isinstance(obj, Mapping):
+        return [n for k, v in obj.items() for n in non_finite_tensors(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(obj, (list, tuple)):
+        return [n for i, v in enumerate(obj) for n in non_finite_tensors(v, f"{prefix}.{i}" if prefix else str(i))]
+    return []
+
+
 def _remedy(name: Optional[str]) -> str:
     """What to do about a damaged file: for registered weights, where to get them again."""
     if name is None or name not in REGISTRY:
@@ -219,7 +237,8 @@ def _describe_head(file: Path, head: bytes) -> str:
 
 
 def read_weights(
-    path: PathLike, *, name: Optional[str] = None, what: str = "weights file", remedy: Optional[str] = None
+    path: PathLike, *, name: Optional[str] = None, what: str = "weights file", remedy: Optional[str] = None,
+    check_finite: bool = True,
 ) -> Any:
     """Read any weights or checkpoint file: **the one place where facekit calls** ``torch.load``.
 
@@ -232,6 +251,8 @@ def read_weights(
     does not exist                                  :class:`WeightsNotFoundError` (for a registered ``name``: its
                                                     URL and the folder to put it in, as :func:`find` says)
     is empty, truncated or corrupted                :class:`WeightsFormatError`
+    has a zip member whose CRC-32 does not match    :class:`WeightsFormatError` naming the member (a flipped bit)
+    holds a NaN or inf tensor                       :class:`WeightsFormatError` naming the tensors
     is not a PyTorch file (an HTML page, a .dat)    :class:`WeightsFormatError` (with a guess at what it is)
     holds arbitrary Python objects                  :class:`WeightsFormatError`: facekit will not unpickle it; the
                                                     message says how to re-save it as a state dict
@@ -245,6 +266,8 @@ def read_weights(
             or damaged).
         what: what the file is, for messages (``"weights file"``, ``"checkpoint"``).
         remedy: what to do when the file is damaged (default: advice for ``name``, or "re-create it").
+        check_finite: refuse a file whose floating-point tensors hold a NaN or inf (NaN scales of an int8 file,
+            a NaN weight): a network loaded from it would give NaN outputs.
 
     Returns:
         whatever the file holds (usually a state dict, or a dict holding one).
@@ -279,8 +302,19 @@ def read_weights(
         raise WeightsFormatError(
             f"{file} is not a PyTorch {what} (it begins with {head[:40]!r}); {_describe_head(file, head)}. {todo[0].upper()}{todo[1:]}."
         )
+    if head.startswith(b"PK\x03\x04"):  # torch's zip format: torch.load does not check the members' CRC-32
+        try:
+            with zipfile.ZipFile(file) as zf:
+                damaged = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+            raise WeightsFormatError(f"{what} {file} is truncated or corrupted ({type(err).__name__}: {err}); {todo}") from err
+        if damaged is not None:
+            raise WeightsFormatError(
+                f"{what} {file} is corrupted: the CRC-32 of its member {damaged!r} does not match (a flipped bit or "
+                f"a damaged copy); {todo}"
+            )
     try:
-        return torch.load(file, map_location="cpu", weights_only=True)
+        obj = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = str(err)
         if "WeightsUnpickler error:" not in detail and "Weights only load failed" not in detail:
@@ -305,3 +339,11 @@ def read_weights(
         raise WeightsFormatError(
             f"{what} {file} is truncated or corrupted ({type(err).__name__}: {first}); {todo}"
         ) from err
+    bad = non_finite_tensors(obj) if check_finite else []
+    if bad:
+        raise WeightsFormatError(
+            f"{what} {file} holds NaN or inf values in " + ", ".join(bad[:5])
+            + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
+            + f": a network loaded from it would give NaN outputs; {todo}"
+        )
+    return obj

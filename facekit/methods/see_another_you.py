@@ -70,7 +70,7 @@ from torch.utils.data import Dataset
 from facekit.data.pairs import PairDataset, accessory_pairs, occluded_eyes_pairs, pose_pairs
 from facekit.data.synthfaces import MULTIPIE_YAWS, N_LIGHTS
 from facekit.losses import completion_loss, generation_loss
-from facekit.nn.see_another_you import MIDDLE_LAYER, SeeAnotherYou
+from facekit.nn.see_another_you import MIDDLE_LAYER, SeeAnotherYou, check_codes
 
 __all__ = [
     "PAPER",
@@ -190,6 +190,12 @@ def _as_unit(images: Tensor, name: str = "images") -> Tensor:
         return images.float() / 255.0
     if not images.is_floating_point():
         raise TypeError(f"{name} must be uint8 (0-255) or float in [0, 1]; got {images.dtype}")
+    if images.numel() == 0:
+        raise ValueError(f"{name} is empty ({tuple(images.shape)}); pass at least one image (B, C, H, W)")
+    bad = int((~images.isfinite()).sum())
+    if bad:
+        raise ValueError(f"{name} hold {bad} NaN or inf pixel value(s): a single one makes the whole output image "
+                         "NaN (the standardisation of eq. (1) uses every pixel); fix or drop those images")
     lo, hi = float(images.min()), float(images.max())
     if lo < -1e-4 or hi > 1 + 1e-4:
         raise ValueError(f"{name} must lie in [0, 1] (float) or be uint8; got values in [{lo:.3g}, {hi:.3g}]")
@@ -222,11 +228,18 @@ def pose_code(yaw: float, yaws: Sequence[float] = MULTIPIE_YAWS) -> int:
 
 
 def _one_hot(codes: Tensor, n: int) -> Tensor:
+    """``(B,)`` integer indices or ``(B, n)`` one-hot rows -> ``(B, n)`` float one-hot rows (checked)."""
     codes = torch.as_tensor(codes)
     if codes.is_floating_point() and codes.ndim == 2:
         if codes.shape[1] != n:
             raise ValueError(f"one-hot codes must have {n} columns; got {tuple(codes.shape)}")
+        check_codes(codes.float(), n, codes.shape[0])  # finite, >= 0, each row summing to 1
         return codes.float()
+    if codes.is_floating_point():
+        if not bool(codes.isfinite().all()) or not bool((codes == codes.round()).all()):
+            odd = codes[~codes.isfinite() | (codes != codes.round())].reshape(-1)[:4].tolist()
+            raise ValueError(f"codes must be whole attribute indices (0..{n - 1}); got {odd}: pass integers "
+                             f"(a LongTensor) or one-hot rows (B, {n}), not fractions (they are not rounded)")
     codes = codes.long().reshape(-1)
     if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= n):
         raise ValueError(f"codes must lie in 0..{n - 1}; got {codes.tolist()[:8]}")
@@ -342,7 +355,11 @@ def task_data(task: str, split: str = "train", *, n_identities: int = 250, ident
         a :class:`TaskData`.
     """
     _check_task(task)
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test' (SynthFaces' disjoint identities); got {split!r}")
     lights = list(range(N_LIGHTS)) if lights is None else [int(v) for v in lights]
+    if not lights:
+        raise ValueError(f"lights must name at least one illumination (0..{N_LIGHTS - 1}) or be None (all); got []")
     common = dict(n_identities=n_identities, identities=identities, size=size, grayscale=grayscale, seed=seed,
                   cache=True)
     if task == "pose":
@@ -449,6 +466,10 @@ def _sgd(params: Iterable[nn.Parameter], lr: float, momentum: float, shape: Sequ
          max_grad_norm: Optional[float]) -> torch.optim.SGD:
     if max_grad_norm is not None and not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm must be a positive number or None; got {max_grad_norm}")
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number (the paper's {PAPER['lr']:g}, per image sum); got {lr!r}")
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"momentum must lie in [0, 1) (the paper's {PAPER['momentum']}); got {momentum!r}")
     pixels = int(np.prod(shape))  # C * H * W: the per-pixel mean is the image sum / pixels
     return _ClippedSGD(params, max_grad_norm, lr=lr * pixels, momentum=momentum)
 
@@ -593,6 +614,8 @@ def edit(model: SeeAnotherYou, images: Tensor, codes: Tensor, *, batch_size: int
     Returns:
         ``{"stage1": (B, C, S, S), "stage2": (B, C, S, S)}`` in [0, 1] (clamped), on the CPU.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int (images per forward pass); got {batch_size!r}")
     images = _as_unit(images)
     onehot = _one_hot(codes, model.generator.n_codes)
     if len(onehot) != len(images):
@@ -634,6 +657,8 @@ def stage_errors(model: SeeAnotherYou, data: TaskData, *, n: Optional[int] = Non
         ``{"stage1", "stage2"`` (floats), ``"n"``, ``"pairs"`` (the indices used), ``"outputs"`` (the dict of
         :func:`edit`)``}``.
     """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n must be a positive number of pairs (the paper: 10000) or None (all); got {n!r}")
     idx = torch.arange(len(data))
     if n is not None and n < len(data):
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]

@@ -227,6 +227,11 @@ def retrieval_experiment(model: SeeAnotherYou, data: TaskData, *, n_queries: Opt
 
     if data.task != "pose":
         raise ValueError(f"retrieval is the pose task's experiment; got {data.task!r} data")
+    if n_queries is not None and (isinstance(n_queries, bool) or not isinstance(n_queries, int) or n_queries < 1):
+        raise ValueError(f"n_queries must be a positive number of query pairs (the paper: {PAPER['queries']}) or "
+                         f"None (all); got {n_queries!r}")
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise ValueError(f"ks must be positive ints (recall@K; the paper: {PAPER['ks']}); got {ks!r}")
     if face_net is None:
         from facekit.nn import face_network
 

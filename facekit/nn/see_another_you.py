@@ -125,7 +125,10 @@ def check_images(x: Any, channels: int, size: int, name: str = "x", dtype: Any =
 
 
 def check_codes(code: Any, n_codes: int, batch: int) -> None:
-    """Raise a clear error unless ``code`` is a float ``(batch, n_codes)`` tensor (one-hot target attributes)."""
+    """Raise a clear error unless ``code`` is a float ``(batch, n_codes)`` tensor of one-hot target attributes.
+
+    A row that sums to 0 (no attribute) or holds a NaN or a negative value is refused; a row of non-negative
+    values summing to 1 (a mixture of attributes) is accepted."""
     if not isinstance(code, Tensor):
         raise TypeError(f"code must be a torch.Tensor (B, {n_codes}) one-hot; got {type(code).__name__}")
     if not code.is_floating_point():
@@ -133,6 +136,12 @@ def check_codes(code: Any, n_codes: int, batch: int) -> None:
     if code.ndim != 2 or code.shape[1] != n_codes or code.shape[0] != batch:
         raise ValueError(f"code must have shape ({batch}, {n_codes}) (one one-hot row per image); "
                          f"got {tuple(code.shape)}")
+    c = code.detach()
+    if not bool(c.isfinite().all()) or bool((c < 0).any()) or not bool(((c.sum(1) - 1).abs() <= 1e-3).all()):
+        rows = (~c.isfinite().all(1) | (c < 0).any(1) | ((c.sum(1) - 1).abs() > 1e-3)).nonzero().reshape(-1)
+        raise ValueError(f"each code row must be one-hot (a single 1, zeros elsewhere; a mixture of attributes must "
+                         f"be non-negative and sum to 1); rows {rows[:5].tolist()} are not, e.g. "
+                         f"{c[rows[0]].tolist()}")
 
 
 def _check_size(size: int) -> int:
