@@ -156,12 +156,8 @@ def _strings(obj) -> List[str]:
     return []
 
 
-# DIAT's records are rewritten on the DIAT branch of this wave; drop this when it is merged.
-RECORDS_PENDING = ("diat_",)
-
-
 def test_no_absolute_path_in_shipped_records() -> None:
-    records = sorted(p for p in (PACKAGE / "weights").glob("*.json") if not p.name.startswith(RECORDS_PENDING))
+    records = sorted((PACKAGE / "weights").glob("*.json"))
     assert len(records) >= 10
     bad = {p.name: s for p in records for s in _strings(json.loads(p.read_text())) if _ABSOLUTE.search(s)}
     assert not bad, f"shipped records hold absolute paths (make them relative, facekit.config.portable_path): {bad}"

@@ -101,7 +101,7 @@ class ResidualBlock(nn.Module):
 
 
 class TransformNet(nn.Module):
-    """The face transform network :math:`T` of DIAT, Table 1 (also :math:`g` of eq. (4) and the global enhancer).
+    r"""The face transform network :math:`T` of DIAT, Table 1 (also :math:`g` of eq. (4) and the global enhancer).
 
     Args:
         n_residual: residual blocks (Table 1: 4; the text says 5).
