@@ -48,6 +48,7 @@ from facekit.nn.features import (
     weights_dtype,
 )
 from facekit.nn.synthfacenet import SynthFaceNet
+from facekit.nn.invertible import InvertibleFaceNet
 from facekit.nn.dlib_resnet import DlibFaceNet
 from facekit.nn.eye2face import EyeFaceCritic, EyeToFace
 from facekit.nn.see_another_you import GenerationNet, RefinementNet, SeeAnotherYou
@@ -70,6 +71,7 @@ __all__ = [
     "VGG19",
     "VGG19_LAYER_INDEX",
     "SynthFaceNet",
+    "InvertibleFaceNet",
     "DlibFaceNet",
     "face_network",
     "NETWORKS",
