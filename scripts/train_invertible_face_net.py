@@ -56,12 +56,12 @@ Command of each probe (the "full" row; the others add ``--pool max``, ``--decode
 ``--attr-weight 0``)::
 
     OMP_NUM_THREADS=1 python scripts/train_invertible_face_net.py --minutes 5 --bf16 --channels-last \
-        --cache /tmp/views.npz --out /tmp/probe_full.pt --eval-lrs 10,40,160 --eval-gammas 4
+        --cache views.npz --out probe_full.pt --eval-lrs 10,40,160 --eval-gammas 4
 
 Command for weights to ship (not run yet)::
 
     OMP_NUM_THREADS=1 python scripts/train_invertible_face_net.py --minutes 50 --bf16 --channels-last \
-        --cache /tmp/views.npz
+        --cache views.npz
 
 Record
 ------
