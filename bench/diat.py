@@ -25,6 +25,17 @@ inference at 128 px >= 50 % of the conv peak) are in ``targets``, with ``targets
 the fastest setting's rate over the fastest conv setting's (bf16 channels-last where the CPU has bf16). On a CPU shared with other jobs the times vary
 severalfold between runs; the scores are deterministic.
 
+Record, ``OMP_NUM_THREADS=1 python bench/diat.py --threads 1`` (64 test faces per task; this CPU, 1 thread):
+
+* before issue 23 (Table 1 networks, the old faithful recipe): DIAT-A identity kept 0.00-0.05 on every task, no task
+  beating the copy baseline; 128 px fp32 78.3 ms per image, 42.4 % of the fp32 conv peak (107.9 GFLOP/s); 0 targets;
+* after (resize-conv masked-residual networks of ``scripts/train_diat.py --recipe change_l1``): success / identity /
+  L1 inside the mask (copy): mouth_open 0.30 / 1.00 / 0.042 (0.028), mouth_close 0.30 / 0.98 / 0.056 (0.027),
+  eyeglasses_remove 0.89 / 0.97 / 0.068 (0.027), male_to_female 0.80 / 0.81 / 0.080 (0.077), older_to_younger
+  0.72 / 0.98 / 0.022 (0.003); L1 outside the mask 0.0008-0.0015; 128 px fp32 68.9 ms, bf16 28.1 ms per image,
+  50.8 % of the fp32 peak (113.8 GFLOP/s), 63.2 % of the best (bf16 channels-last) peak; 3 of 6 targets (both global
+  tasks and the speed target; no local task beats the copy baseline inside the mask).
+
 Usage:
     OMP_NUM_THREADS=1 python bench/diat.py            # a few minutes on 1 thread
     OMP_NUM_THREADS=1 python bench/diat.py --ladder --steps 200 --jobs 2   # the ladder (bench/diat_ladder.py)
