@@ -281,3 +281,25 @@ def test_eq11_blur_matches_opencv():
     ref = cv2.GaussianBlur(img, (13, 13), 1.8, borderType=cv2.BORDER_REFLECT_101)  # r = ceil(3 sigma) = 6
     got = L.gaussian_blur(torch.from_numpy(img).permute(2, 0, 1)[None], 1.8)[0].permute(1, 2, 0).numpy()
     assert float(np.abs(got - ref).max()) < 1e-6
+
+
+def test_attribute_box_covers_the_masks_and_a_cropping_d_sees_only_it(tiny_local):
+    masks = M._train_masks(tiny_local, 32)
+    top, left, side = box = M.attribute_box(masks)
+    inside = torch.zeros(32, 32, dtype=torch.bool)
+    inside[top:top + side, left:left + side] = True
+    assert bool((masks[:, 0] > 0.5)[:, ~inside].sum() == 0) and 0 < side < 32  # every mask pixel, not the face
+    cfg = M.ladder_config("local_d", batch_size=2)
+    assert cfg.d_crop and M.d_box(tiny_local, cfg) == box
+    assert M.d_box(tiny_local, M.ladder_config("change_l1")) is None  # the option is off below its rung
+    glob = M.synth_task_data("male_to_female", n_inputs=2, n_guided=2, size=32)
+    assert M.d_box(glob, cfg) is None  # a global task's D sees the whole face
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    crop = M.crop_box(x, box, 32)
+    assert crop.shape == (2, 3, 32, 32)
+    tiny_D()(crop).sum().backward()
+    assert float(x.grad[..., ~inside].abs().sum()) == 0.0 and float(x.grad[..., inside].abs().sum()) > 0
+    with pytest.raises(ValueError, match="empty"):
+        M.attribute_box(torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        M.attribute_box(torch.ones(8, 8))

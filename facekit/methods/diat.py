@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facekit.losses import (
@@ -141,6 +142,10 @@ class DIATConfig:
         change_l1: weight of the absolute change :math:`|T(x) - x|` inside the mask, averaged over every pixel of
             the image (so each changed pixel costs the same whatever the mask's size), added to :math:`T`'s loss:
             the smallest edit that fools :math:`D` (0: none).
+        d_crop: for a local task, :math:`D` (its pre-training, the GAN loss and DIAT-A's identity features) sees
+            only the attribute's region: the square around the union of the input set's masks
+            (:func:`attribute_box`), resized to :math:`D`'s input size (:func:`crop_box`). No effect on a global
+            task.
     """
 
     name: str = "DIAT-A"
@@ -161,6 +166,7 @@ class DIATConfig:
     ema: float = 0.0
     precision: str = "fp32"
     change_l1: float = 0.0
+    d_crop: bool = False
 
     def __post_init__(self) -> None:
         if self.identity not in ("discriminator", "face", "none"):
@@ -240,6 +246,9 @@ LADDER: Dict[str, Dict[str, Any]] = {
     "ema_bf16": {"ema": 0.99, "precision": "bf16"},
     # the smallest edit that fools D: |T(x) - x| inside the mask, averaged over the image, weight 1
     "change_l1": {"change_l1": 1.0},
+    # a local task's D sees only the attribute's region (the square around the input set's masks, resized to D's
+    # input): the mouth is 12 x 8 px of a 64 px face, too little of what a whole-face D looks at (global: no change)
+    "local_d": {"d_crop": True},
 }
 """The CPU recipe as a ladder: each rung adds its changes to every rung above it (:func:`ladder_config`).
 ``bench/diat_ladder.py`` (``bench/diat.py --ladder``) trains every rung with the same data, seed and steps and
@@ -302,10 +311,12 @@ def pretrain_transform(images: Tensor, *, steps: int, batch_size: int = 16, lr: 
 def pretrain_discriminator(data: TaskData, *, steps: int, batch_size: int = 16, lr: float = PAPER["lr"],
                            seed: int = 0, image_size: Optional[int] = None, net: Optional[AttributeDiscriminator] = None,
                            device: Any = None, checkpoint_dir: Any = None, checkpoint_every: int = 50,
+                           crop: Optional[Tuple[int, int, int]] = None,
                            progress: bool = True) -> Tuple[AttributeDiscriminator, Any]:
     """Algorithm 1, step 3: pre-train :math:`D` as a least-squares attribute classifier, DIAT eq. (9).
 
     Positives: the guided set (label 1); negatives: the input set (label 0). Each step sees ``batch_size`` of each.
+    ``crop`` (``(top, left, side)``, :func:`attribute_box`): :math:`D` sees only that square, resized to its input.
     Returns ``(D, history)`` with ``history.terms["dis"]`` (eq. (9), mean per image) and ``"acc"``.
     """
     size = image_size or int(data.inputs.shape[-1])
@@ -316,7 +327,8 @@ def pretrain_discriminator(data: TaskData, *, steps: int, batch_size: int = 16, 
 
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
         x, a = batch
-        logits = trainer.models["D"](torch.cat([a, x]))
+        both = torch.cat([a, x])
+        logits = trainer.models["D"](both if crop is None else crop_box(both, crop, D.image_size))
         y = labels.to(logits.device)
         out = trainer.update("D", {"dis": attribute_classifier_loss(logits, y)})  # DIAT eq. (9)
         out["acc"] = float(((logits.detach() > 0).float() == y).float().mean())
@@ -339,6 +351,41 @@ def _train_masks(data: TaskData, size: int) -> Tensor:
                          "the attribute masks (TaskData.input_landmarks; on CelebA, detect them with "
                          "facekit.landmarks), or use output='sigmoid'")
     return _masks_for(data.task, data.input_landmarks, size)
+
+
+def attribute_box(masks: Tensor, *, margin: int = 2, threshold: float = 0.02) -> Tuple[int, int, int]:
+    """The square ``(top, left, side)`` around the union of ``masks`` (``(N, 1, H, W)``): where a local task's
+    attribute lies in the aligned faces of its input set (the ``d_crop`` option of :class:`DIATConfig`).
+
+    The union is the pixels where the mean mask exceeds ``threshold``; the square has the box's longer side plus
+    ``2 * margin``, centred on the box and moved inside the image.
+    """
+    if masks.dim() != 4 or masks.shape[1] != 1 or len(masks) == 0:
+        raise ValueError(f"masks must be (N, 1, H, W) with N >= 1; got {tuple(masks.shape)}")
+    h, w = masks.shape[-2:]
+    on = (masks.float().mean(0)[0] > threshold).nonzero()
+    if len(on) == 0:
+        raise ValueError("the masks are empty: no attribute region to crop")
+    (y0, x0), (y1, x1) = on.min(0).values.tolist(), on.max(0).values.tolist()
+    side = min(max(y1 - y0, x1 - x0) + 1 + 2 * margin, h, w)
+    top = min(max((y0 + y1 + 1) // 2 - side // 2, 0), h - side)
+    left = min(max((x0 + x1 + 1) // 2 - side // 2, 0), w - side)
+    return int(top), int(left), int(side)
+
+
+def d_box(data: TaskData, config: "DIATConfig") -> Optional[Tuple[int, int, int]]:
+    """The square :math:`D` sees for ``config.d_crop`` on a local task (:func:`attribute_box` of the input set's
+    masks); ``None`` (the whole image) otherwise."""
+    if not (config.d_crop and data.task.local):
+        return None
+    return attribute_box(_train_masks(data, int(data.inputs.shape[-1])))
+
+
+def crop_box(images: Tensor, box: Tuple[int, int, int], size: int) -> Tensor:
+    """``images[..., top:top+side, left:left+side]`` resized to ``size`` px (bilinear): what a cropping D sees."""
+    top, left, side = box
+    crop = images[..., top:top + side, left:left + side]
+    return crop if side == size else F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
 
 
 def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: TransformNet, D: AttributeDiscriminator,
@@ -400,7 +447,11 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
         return torch.autocast("cpu" if device is None else torch.device(device).type, dtype=torch.bfloat16) \
             if bf16 else nullcontext()
 
-    def aug(x: Tensor) -> Tensor:
+    box = d_box(data, config)
+
+    def aug(x: Tensor) -> Tensor:  # what D sees: the attribute's square (d_crop), augmented (DiffAugment)
+        if box is not None:
+            x = crop_box(x, box, D.image_size)
         return diff_augment(x, config.augment) if config.augment else x
 
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
@@ -434,7 +485,9 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
                     terms["id"] = id_loss(y, x).float()  # eq. (2)
                     weights["id"] = config.lambda_id
                 elif config.identity == "discriminator" and config.lambda_id > 0:
-                    terms["id"] = adaptive_identity_loss(Dn, y, x).float()  # eq. (13)
+                    terms["id"] = adaptive_identity_loss(Dn, *(  # eq. (13), on what D sees
+                        (y, x) if box is None else (crop_box(y, box, D.image_size), crop_box(x, box, D.image_size))
+                    )).float()
                     weights["id"] = config.lambda_id
                 if config.gamma_smooth > 0:
                     terms["smooth"] = smooth_loss(f, y).float()  # eq. (6)
@@ -502,7 +555,8 @@ def train_task(data: TaskData, config: DIATConfig, *, steps: int, d_steps: int =
     D, _ = pretrain_discriminator(data, steps=d_steps, batch_size=config.batch_size,
                                   lr=config.lr * config.d_lr_mult, seed=seed,
                                   net=config.discriminator(size), device=device,
-                                  checkpoint_dir=None if ck is None else ck / "D", progress=progress)
+                                  checkpoint_dir=None if ck is None else ck / "D", crop=d_box(data, config),
+                                  progress=progress)
     t0 = time.perf_counter()
     T, D, history = train_transform(data, config, steps=steps, T=T, D=D.train(), face_net=face_net,
                                     denoiser=denoiser, seed=seed, device=device,
