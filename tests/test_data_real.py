@@ -160,6 +160,8 @@ def test_celeba_attribute_selection(tmp_path: Path) -> None:
     assert ds[1]["attributes"].tolist() == expected
     with pytest.raises(ValueError, match="unknown CelebA attribute.*'Smiles'"):
         CelebA(tmp_path, split="all", attributes=["Smiles"])
+    with pytest.raises(ValueError, match=r"attributes=\[\] names no attribute"):
+        CelebA(tmp_path, split="all", attributes=[])
     with pytest.raises(ValueError, match="split='training' is not valid"):
         CelebA(tmp_path, split="training")
 
