@@ -67,6 +67,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facekit import distributed as fdist  # noqa: E402
 from facekit.config import seed_everything  # noqa: E402
 from facekit.methods import diat as M  # noqa: E402
 from facekit.nn import TransformNet, face_network  # noqa: E402
@@ -80,6 +81,8 @@ def sha256(path: Path) -> str:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
+    if not fdist.is_main():  # under torchrun rank 0 alone writes
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -87,10 +90,14 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 
 def cached(path: Path, make: Any) -> Any:
-    if path.is_file():
+    if not fdist.is_main():
+        fdist.barrier()  # under torchrun: rank 0 makes the file, the others then read it
         return torch.load(path, weights_only=True)
-    obj = make()
-    atomic_save(obj, path)
+    obj = torch.load(path, weights_only=True) if path.is_file() else None
+    if obj is None:
+        obj = make()
+        atomic_save(obj, path)
+    fdist.barrier()
     return obj
 
 
@@ -159,7 +166,7 @@ def config(args: argparse.Namespace, variant: str) -> M.DIATConfig:
 def shared_stages(args: argparse.Namespace, ck: Path, faces: torch.Tensor, times: Dict[str, float]) -> Dict[str, Any]:
     """The auto-encoder (sigmoid recipes), the global enhancer, g and f: shared by every task."""
     cfg = config(args, "DIAT-A")
-    common = dict(batch_size=args.batch_size, seed=args.seed, device="cpu", progress=False)
+    common = dict(batch_size=args.batch_size, seed=args.seed, device=device(), progress=False)
     out: Dict[str, Any] = {}
     ck = ck / f"shared_{cfg.arch}_{cfg.output}"  # what the shared stages depend on
 
@@ -186,9 +193,15 @@ def shared_stages(args: argparse.Namespace, ck: Path, faces: torch.Tensor, times
     return out
 
 
+def device() -> torch.device:
+    """This process's device: its GPU (or the CPU) under torchrun, the CPU otherwise."""
+    return fdist.local_device() if fdist.is_distributed() else torch.device("cpu")
+
+
 def run_job(args: argparse.Namespace, variant: str, task: str) -> None:
     """One (variant, task): D by eq. (9), T by Algorithm 1, and the local enhancer for DIAT-A on a local task."""
-    torch.set_num_threads(1)
+    if not fdist.is_distributed():
+        torch.set_num_threads(1)
     seed_everything(args.seed)
     ck = Path(args.checkpoint_dir)
     job = ck / args.recipe / f"{variant}_{task}"
@@ -199,16 +212,18 @@ def run_job(args: argparse.Namespace, variant: str, task: str) -> None:
     t0 = time.perf_counter()
     T, _, rec = M.train_task(data[task], cfg, steps=args.gan_steps, d_steps=args.d_steps,
                              autoencoder=shared.get("autoencoder"), face_net=shared["face_net"],
-                             denoiser=shared["f"] if cfg.gamma_smooth > 0 else None, seed=args.seed, device="cpu",
+                             denoiser=shared["f"] if cfg.gamma_smooth > 0 else None, seed=args.seed, device=device(),
                              checkpoint_dir=job, eval_fn=M.progress_eval(val, n=16), eval_every=args.eval_every,
                              progress=False)
+    T, shared["face_net"] = T.cpu(), shared["face_net"].cpu()
     result: Dict[str, Any] = {"T": T.state_dict(), "T_config": dict(T.config), "record": rec, "steps": args.gan_steps,
                               "wall_s": round(time.perf_counter() - t0, 1)}
     if variant == "DIAT-A" and M.TASKS[task].local:
         t1 = time.perf_counter()
         E, h = M.train_local_enhancer(data[task], T, shared["face_net"], steps=args.local_enhance_steps,
-                                      batch_size=args.batch_size, seed=args.seed, device="cpu",
+                                      batch_size=args.batch_size, seed=args.seed, device=device(),
                                       checkpoint_dir=job / "enhance", progress=False)
+        E = E.cpu()
         result.update(E=E.state_dict(), E_config=dict(E.config), enhance_s=round(time.perf_counter() - t1, 1))
     atomic_save(result, job / "final.pt")
 
@@ -218,7 +233,9 @@ def main() -> int:
     if args.job:
         run_job(args, *args.job)
         return 0
-    torch.set_num_threads(1)
+    distributed = fdist.init_from_env()  # under torchrun: every stage with DistributedDataParallel, jobs in turn
+    if not distributed:
+        torch.set_num_threads(1)
     seed_everything(args.seed)
     ck, out = Path(args.checkpoint_dir), Path(args.out)
     ck.mkdir(parents=True, exist_ok=True)
@@ -237,6 +254,17 @@ def main() -> int:
         return f.is_file() and torch.load(f, weights_only=True)["steps"] == args.gan_steps
 
     todo = sorted((j for j in jobs if not done(*j)), key=lambda j: (j[0] != "DIAT-A", j[1] in vtasks))
+    if distributed:  # one job after the other, each on every process (--jobs does not apply)
+        for v, t in todo:
+            print(f"[train_diat] start {v} {t} on {fdist.world_size()} processes", flush=True)
+            t0 = time.perf_counter()
+            run_job(args, v, t)
+            fdist.barrier()  # rank 0 has written final.pt
+            times[f"{v}_{t}"] = round(time.perf_counter() - t0, 1)
+        todo = []
+        if not fdist.is_main():
+            return 0
+        shared = {k: (m.cpu() if isinstance(m, torch.nn.Module) else m) for k, m in shared.items()}
     running: List[Any] = []
     base = [sys.executable, str(Path(__file__).resolve())] + sys.argv[1:]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -324,7 +352,18 @@ def main() -> int:
               "torch_threads": 1, "wall_s_this_call": wall, "stage_s": times, "jobs": records, "scores": results,
               "int8_psnr_vs_float32_db": psnr_int8, "face_network": shared["face_net"].description,
               "sha256": hashes}
-    (out / "diat_train.json").write_text(json.dumps(record, indent=1) + "\n")
+    old_file = out / "diat_train.json"
+    if old_file.is_file():  # a call for some tasks: the other tasks' records (from earlier calls) are kept
+        old = json.loads(old_file.read_text())
+        older = old.pop("other_calls", [])
+        kept = {t: s for t, s in old.get("scores", {}).items() if t not in results}
+        if kept:
+            old["scores"] = kept
+            old["jobs"] = {k: v for k, v in old.get("jobs", {}).items() if k.split("_", 1)[1] in kept}
+            old["sha256"] = {k: v for k, v in old.get("sha256", {}).items()
+                             if k not in hashes and (k == "diat_enhance_global" or any(k.endswith(t) for t in kept))}
+            record["other_calls"] = [old] + [c for c in older if set(c.get("scores", {})) - set(results)]
+    old_file.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({"wall_s": wall, "sha256": hashes, "int8_psnr": psnr_int8}), flush=True)
     return 0
 

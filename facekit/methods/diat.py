@@ -323,13 +323,12 @@ def pretrain_discriminator(data: TaskData, *, steps: int, batch_size: int = 16, 
     torch.manual_seed(seed)
     D = net if net is not None else AttributeDiscriminator(image_size=size)
     opt = torch.optim.Adam(D.parameters(), lr=lr)
-    labels = torch.cat([torch.ones(batch_size), torch.zeros(batch_size)])
 
     def step(trainer: Any, batch: Any) -> Dict[str, float]:
         x, a = batch
         both = torch.cat([a, x])
         logits = trainer.models["D"](both if crop is None else crop_box(both, crop, D.image_size))
-        y = labels.to(logits.device)
+        y = torch.cat([torch.ones(len(a)), torch.zeros(len(x))]).to(logits.device)  # this process's share
         out = trainer.update("D", {"dis": attribute_classifier_loss(logits, y)})  # DIAT eq. (9)
         out["acc"] = float(((logits.detach() > 0).float() == y).float().mean())
         return out
@@ -461,7 +460,8 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
         else:
             (x, a), rest = batch, []
         x, a = fmt(x), fmt(a)
-        Tn, Dn = trainer.models["T"], trainer.models["D"]
+        Tn, Dn = trainer.models["T"], trainer.models["D"]  # under torchrun: DistributedDataParallel wrappers
+        D_frozen = trainer.modules["D"]  # D in T's step: no gradient to share (a DDP wrapper would wait for one)
         run_t = (lambda im: Tn(im, rest[0])) if rest else Tn  # noqa: E731  (the masked residual takes the mask)
         logs: Dict[str, float] = {}
         with torch.no_grad(), cast():
@@ -470,7 +470,7 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
         for _ in range(config.dstep):  # steps 6-8
             with cast():
                 logits = Dn(aug(torch.cat([a, fake]))).float()
-            real_l, fake_l = logits[:bs], logits[bs:]
+            real_l, fake_l = logits[:len(a)], logits[len(a):]  # len(a): this process's share under torchrun
             form = "as_printed" if config.gan_form == "as_printed" else "minimax"
             logs.update(trainer.update("D", {"d_loss": diat_discriminator_loss(real_l, fake_l, form)}))  # eq. (3)
             logs["d_real"] = float(torch.sigmoid(real_l.detach()).mean())
@@ -478,14 +478,14 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
         for _ in range(config.tstep):
             with cast():
                 y = run_t(x)
-                fake_logits = Dn(aug(y)).float()
+                fake_logits = D_frozen(aug(y)).float()
                 terms = {"gan": diat_transform_loss(fake_logits, config.gan_form)}  # eq. (3) / first term of (7), (14)
                 weights = {}
                 if config.identity == "face" and config.lambda_id > 0:
                     terms["id"] = id_loss(y, x).float()  # eq. (2)
                     weights["id"] = config.lambda_id
                 elif config.identity == "discriminator" and config.lambda_id > 0:
-                    terms["id"] = adaptive_identity_loss(Dn, *(  # eq. (13), on what D sees
+                    terms["id"] = adaptive_identity_loss(D_frozen, *(  # eq. (13), on what D sees
                         (y, x) if box is None else (crop_box(y, box, D.image_size), crop_box(x, box, D.image_size))
                     )).float()
                     weights["id"] = config.lambda_id
@@ -774,7 +774,7 @@ def progress_eval(test: TestData, *, n: int = 16, sample_dir: Optional[Union[str
     sub = TestData(test.task, test.sources[:n], test.counterfactuals[:n], test.masks[:n], test.identities[:n])
 
     def eval_fn(trainer: Any) -> Dict[str, float]:
-        T = trainer.models.get("T_ema", trainer.models["T"])  # the average of T's weights where it is kept
+        T = trainer.modules.get("T_ema", trainer.modules["T"])  # the average of T's weights where it is kept
         out = edit(sub.sources.to(trainer.device), T, sub.task, masks=sub.masks.to(trainer.device)).cpu()
         row = score_task(out, sub, oracle=oracle)
         if sample_dir is not None:
