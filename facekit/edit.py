@@ -16,10 +16,108 @@ photo that cannot be edited (the message says why), 1 anything unexpected.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import List, Optional
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:  # pragma: no cover
+    from facekit.photo import PhotoEdit
+
+__all__ = ["main", "build_parser", "save_photo", "format_scores"]
+
+
+def format_scores(row: Mapping[str, Any], edit: str) -> str:
+    """The lines the command prints under the result (:func:`facekit.photo.score_photo_edit`'s row)."""
+    from facekit.photo import EDITS
+
+    target = ", ".join(f"{k}={v}" for k, v in EDITS[edit][0].items()) or "none"
+    lines = [row.get("judges", "")]
+    succ = row.get("attribute_success", float("nan"))
+    lines.append(f"attribute success ({target}): " + (f"{succ:.2f}" if succ == succ else
+                                                      row.get("attribute_note") or "not judged"))
+    dist = row.get("identity_dlib_distance", float("nan"))
+    if dist == dist:
+        lines.append(f"identity (dlib distance original -> result): {dist:.3f} "
+                     f"({'same person' if row.get('identity_kept', 0) >= 1 else 'NOT the same person'} at < 0.6)")
+    else:
+        lines.append("identity: not judged (dlib found no face in the original or the result crop)")
+    if row.get("identity_independent") is False:
+        lines.append("  (not independent: the method optimised through DlibFaceNet, dlib's own network; "
+                     f"face found in the result: {row.get('face_found', float('nan')):.0%})")
+    return "\n".join(line for line in lines if line)
+
+
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def save_photo(edited: "PhotoEdit", out: Union[str, Path], *, side_by_side: bool = False, overwrite: bool = False,
+               protect: Sequence[Union[str, Path, None]] = ()) -> Path:
+    """Write the result (or original | result side by side) atomically, labelled as edited, never over an input.
+
+    The file is written to a temporary name in the output folder, then moved over ``out`` with ``os.replace``
+    (atomic on one file system): an interrupted run leaves no half-written file.
+
+    Args:
+        edited: a :class:`facekit.photo.PhotoEdit`.
+        out: the output file; its suffix picks the format (``.jpg`` / ``.jpeg`` at quality 95, ``.png``, ...).
+        side_by_side: write the original left and the result right in one image.
+        overwrite: replace an existing ``out`` (never one of the inputs).
+        protect: more files that must not be written (the guide photo); the input photo always is.
+
+    Raises:
+        PhotoError: ``out`` is an input file, exists (without ``overwrite``), has an unknown suffix, or its folder
+            does not exist.
+    """
+    from PIL import Image, PngImagePlugin
+
+    from facekit.photo import PhotoError
+
+    path = Path(out)
+    for other in [edited.photo.path, *protect]:
+        if other is not None and _same_file(path, Path(other)):
+            raise PhotoError(f"refusing to write {path}: it is an input file ({other}); facekit never overwrites "
+                             "its input. Choose another -o")
+    if path.exists() and not overwrite:
+        raise PhotoError(f"{path} exists; choose another -o or pass --overwrite")
+    if not path.parent.is_dir():
+        raise PhotoError(f"the output folder {path.parent} does not exist")
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise PhotoError(f"unknown output format {path.suffix!r}: use .jpg or .png")
+    pixels = edited.side_by_side() if side_by_side else edited.result
+    img = Image.fromarray(pixels)
+    if edited.photo.grey:
+        img = img.convert("L")
+    label = f"edited by facekit: {edited.label}; edit {edited.edit}. This is not an unaltered photograph."
+    kwargs: Dict[str, Any] = {}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Description", label)
+        kwargs["pnginfo"] = info
+    elif fmt in ("JPEG", "WEBP", "TIFF"):
+        exif = Image.Exif()
+        exif[0x010E] = label  # ImageDescription
+        kwargs["exif"] = exif.tobytes()
+        if fmt == "JPEG":
+            kwargs["quality"] = 95
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            img.save(fh, format=fmt, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,11 +180,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.photo is None or args.edit is None or args.output is None:
         ap.error("give PHOTO, --edit and -o OUT (or --list)")
     import time
-    from pathlib import Path
 
     from facekit.data._common import ImageReadError
     from facekit.landmarks import NoFaceFoundError
-    from facekit.photo import PhotoError, check_edit, edit_photo, format_scores, save_photo, score_photo_edit
+    from facekit.photo import PhotoError, check_edit, edit_photo, score_photo_edit
 
     t0 = time.perf_counter()
     out = Path(args.output)

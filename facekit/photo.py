@@ -30,35 +30,15 @@ The one place facekit edits a user's own photo (chapter 07; the command is ``pyt
    :func:`facekit.eval.score_edits` on the original and the result, both re-aligned by the same transform at
    :data:`SCORE_SIZE` px. Attribute success prints as "not judged" while no real-photo attribute judge ships;
    identity by dlib (flagged where the method optimised through DlibFaceNet).
-7. **save** (:func:`save_photo`): atomically (a temporary file in the same folder, then ``os.replace``), never over
-   the input, labelled as edited (PNG text / EXIF ImageDescription), the original beside the result on request.
+7. **save** (:func:`facekit.edit.save_photo`, with the command): atomically, never over the input, labelled as
+   edited, the original beside the result on request.
 
-Measured here (2-core CPU shared with other jobs, ``OMP_NUM_THREADS=1``, cpu profile, wall time of the whole
-command including imports and model loading; ``bench``-free, re-run by hand)::
-
-    python -m facekit.edit ASTRONAUT.png --edit mouth_open -o out.png                     (DIAT)   MEASURED_1
-    python -m facekit.edit GRACE.jpg --edit female -o out.png                             (DIAT)   MEASURED_2
-    python -m facekit.edit ASTRONAUT.png --edit smile --method cnia --guide GRACE.jpg -o out.png   MEASURED_3
-    python -m facekit.edit GRACE.jpg --edit smile --method cnia --guide ASTRONAUT.png -o out.png   MEASURED_4
-    python -m facekit.edit ASTRONAUT.png --edit face_from_eye --method eye2face -o out.png         MEASURED_5
-    python -m facekit.edit GRACE.jpg --edit face_from_eye --method eye2face -o out.png             MEASURED_6
-    python -m facekit.edit ASTRONAUT.png --edit remove_glasses --method see_another_you -o out.png  MEASURED_7
-    python -m facekit.edit GRACE.jpg --edit complete_eyes --method see_another_you -o out.png      MEASURED_8
-
-MEASURED_LOOKS
-
-Example:
-    >>> from skimage.data import astronaut
-    >>> out = edit_photo(astronaut(), "mouth_open", method="diat")        # doctest: +SKIP
-    >>> out.result.shape, float(abs(out.result.astype(int) - out.original).max())  # doctest: +SKIP
+What each method took here and what its results look like: :mod:`facekit.edit`'s docstring (measured).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,33 +52,10 @@ from facekit.data._common import ImageReadError
 from facekit.landmarks import NoFaceFoundError
 
 __all__ = [
-    "PhotoError",
-    "FaceTooSmallError",
-    "UnsupportedEditError",
-    "Photo",
-    "read_photo",
-    "as_photo",
-    "Face",
-    "find_faces",
-    "choose_face",
-    "AlignedFace",
-    "align_photo_face",
-    "min_inter_ocular",
-    "edit_mask",
-    "paste_back",
-    "EDITS",
-    "METHODS",
-    "valid_pairs",
-    "check_edit",
-    "PhotoEdit",
-    "edit_photo",
-    "score_photo_edit",
-    "format_scores",
-    "CNIA_PHOTO_SETTINGS",
-    "FACE_ORDERS",
-    "save_photo",
-    "SCORE_SIZE",
-    "CROP_SIDE",
+    "PhotoError", "FaceTooSmallError", "UnsupportedEditError", "Photo", "read_photo", "as_photo", "Face",
+    "find_faces", "choose_face", "AlignedFace", "align_photo_face", "min_inter_ocular", "edit_mask", "paste_back",
+    "EDITS", "METHODS", "valid_pairs", "check_edit", "PhotoEdit", "edit_photo", "score_photo_edit",
+    "CNIA_PHOTO_SETTINGS", "FACE_ORDERS", "SCORE_SIZE", "CROP_SIDE",
 ]
 
 CROP_SIDE: int = 178
@@ -122,9 +79,7 @@ class UnsupportedEditError(PhotoError):
     """An edit the chosen method cannot make; the message lists every valid (method, edit) pair."""
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# 1. Reading
-# ----------------------------------------------------------------------------------------------------------------
+# 1. Reading -----------------------------------------------------------------------------------------------------
 @dataclass
 class Photo:
     """A photo ready for editing.
@@ -181,18 +136,15 @@ def _to_rgb(img: Any, notes: List[str]) -> Tuple[np.ndarray, bool]:
                      "edited as RGB, saved as 8-bit grey")
         grey8 = np.round(arr * (255.0 / top)).clip(0, 255).astype(np.uint8)
         return np.repeat(grey8[..., None], 3, axis=2), True
-    if mode == "F":
+    if mode == "F":  # 32-bit float (TIFF): only [0, 1] has an honest 8-bit reading
         arr = np.array(img, dtype=np.float64)
         if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise PhotoError("a floating-point (mode F) photo must hold finite values in [0, 1]; got range "
-                             f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}]: save it as an 8- or 16-bit image")
+            raise PhotoError("a floating-point (mode F) photo must hold finite values in [0, 1]: save it as an 8- or "
+                             "16-bit image")
         notes.append("floating-point grey photo: scaled to 8 bits, saved as 8-bit grey")
         return np.repeat(np.round(arr * 255).astype(np.uint8)[..., None], 3, axis=2), True
-    if mode in ("YCbCr", "LAB", "HSV", "RGBX"):
-        notes.append(f"{mode} photo: converted to RGB")
-        return np.array(img.convert("RGB"), dtype=np.uint8), False
-    raise PhotoError(f"photos in Pillow's mode {mode!r} are not supported (expected RGB, grey, RGBA, palette, CMYK "
-                     "or 16-bit grey): convert it to an 8-bit RGB JPEG or PNG first")
+    notes.append(f"{mode} photo: converted to RGB by Pillow")  # YCbCr, LAB, HSV, RGBX, ...
+    return np.array(img.convert("RGB"), dtype=np.uint8), False
 
 
 def read_photo(path: Union[str, Path], *, what: str = "photo") -> Photo:
@@ -254,9 +206,7 @@ def as_photo(image: Any) -> Photo:
     return Photo(as_uint8_rgb(arr), None, "L" if grey else "RGB", grey, [])
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# 2. Detection
-# ----------------------------------------------------------------------------------------------------------------
+# 2. Detection ---------------------------------------------------------------------------------------------------
 @dataclass
 class Face:
     """One detected face: its 68 iBUG landmarks in pixels of the full-size photo."""
@@ -345,9 +295,7 @@ def choose_face(faces: Sequence[Face], index: Optional[int] = None, order: str =
     return face, f"editing face {index} of {len(faces)} ({order}), box {face.box}"
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# 3. Alignment and 5. paste-back
-# ----------------------------------------------------------------------------------------------------------------
+# 3. Alignment and 5. paste-back ---------------------------------------------------------------------------------
 @dataclass
 class AlignedFace:
     """A face cut out by the datasets' alignment.
@@ -463,23 +411,35 @@ def paste_back(rgb: np.ndarray, edited: np.ndarray, aligned: AlignedFace, mask: 
     if mode not in ("replace", "delta"):
         raise ValueError(f"mode must be 'replace' or 'delta'; got {mode!r}")
     ed = np.asarray(edited, np.float32) / (255.0 if np.asarray(edited).dtype == np.uint8 else 1.0)
-    shape = rgb.shape
-    m = unalign_face(np.asarray(mask, np.float32)[..., None], aligned.matrix, shape)[..., 0]  # (H, W), 0 outside
-    m = np.clip(m, 0.0, 1.0)
-    photo = rgb.astype(np.float32) / 255.0
+    h, w = rgb.shape[:2]
+    s = aligned.size
+    # Only the photo's pixels the crop covers are touched: warp into that box (cheap for a huge photo).
+    corners = np.array([[-1, -1], [s, -1], [-1, s], [s, s]], np.float64) @ np.linalg.inv(aligned.matrix)[:2, :2].T \
+        + np.linalg.inv(aligned.matrix)[:2, 2]
+    x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int) + 1, 0, [w, h])
+    full = np.zeros((h, w), np.float32)
+    result = rgb.copy()
+    if x1 <= x0 or y1 <= y0:
+        return result, full
+    box = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ np.linalg.inv(aligned.matrix)  # crop -> box
+    matrix = np.linalg.inv(box)  # box pixels -> crop pixels, what unalign_face inverts
+    shape = (y1 - y0, x1 - x0)
+    m = np.clip(unalign_face(np.asarray(mask, np.float32)[..., None], matrix, shape)[..., 0], 0.0, 1.0)  # 0 outside
+    region = rgb[y0:y1, x0:x1]
+    photo = region.astype(np.float32) / 255.0
     if mode == "replace":
-        back = unalign_face(ed, aligned.matrix, shape, border="replicate")  # (H, W, 3)
+        back = unalign_face(ed, matrix, shape, border="replicate")  # (h', w', 3)
         out = photo * (1 - m[..., None]) + back * m[..., None]
     else:
         delta = ed - aligned.image.astype(np.float32) / 255.0
-        out = photo + unalign_face(delta, aligned.matrix, shape) * m[..., None]
-    result = np.where(m[..., None] > 0, np.round(np.clip(out, 0, 1) * 255), rgb).astype(np.uint8)
-    return result, m
+        out = photo + unalign_face(delta, matrix, shape) * m[..., None]
+    result[y0:y1, x0:x1] = np.where(m[..., None] > 0, np.round(np.clip(out, 0, 1) * 255), region).astype(np.uint8)
+    full[y0:y1, x0:x1] = m
+    return result, full
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# 4. Methods and edits
-# ----------------------------------------------------------------------------------------------------------------
+# 4. Methods and edits -------------------------------------------------------------------------------------------
 EDITS: Dict[str, Tuple[Dict[str, int], Optional[Tuple[str, ...]], str]] = {
     "smile": ({"Smiling": 1}, ("Smiling",), "make the face smile"),
     "mouth_open": ({"Mouth_Slightly_Open": 1}, ("Mouth_Slightly_Open",), "open the mouth slightly"),
@@ -553,6 +513,10 @@ lambda 0.3, gamma 0.5, no colour transfer; it kept identity where the paper's bl
 defaults it)."""
 
 
+_NEEDS_GUIDE = ("CNIA's guided-image mode (sec. 4.2) takes the attribute from a guide photo: pass --guide GUIDE.jpg, "
+                "a photo of a face that has the attribute (e.g. one that smiles)")
+
+
 def _to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255.0)  # (B, 3, S, S)
 
@@ -589,9 +553,6 @@ def _run_cnia(rgb: np.ndarray, face: Face, edit: str, *, guide: Any, guide_face:
     from facekit.methods.cnia import CNIA
     from facekit.nn import face_network
 
-    if guide is None:
-        raise PhotoError("CNIA's guided-image mode (sec. 4.2) takes the attribute from a guide photo: pass "
-                         "--guide GUIDE.jpg, a photo of a face that has the attribute (e.g. one that smiles)")
     if cnia_start not in CNIA_PHOTO_SETTINGS:
         raise PhotoError(f"cnia start must be one of {', '.join(CNIA_PHOTO_SETTINGS)}; got {cnia_start!r}")
     net = face_network(data="celeba", verbose=False)  # the choice for real photos (DlibFaceNet offline)
@@ -693,9 +654,7 @@ def _run_see_another_you(rgb: np.ndarray, face: Face, edit: str) -> _Run:
     return _Run(edited, al, mask, label)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# The whole edit
-# ----------------------------------------------------------------------------------------------------------------
+# The whole edit -------------------------------------------------------------------------------------------------
 @dataclass
 class PhotoEdit:
     """An edited photo and everything needed to show and judge it.
@@ -772,8 +731,9 @@ def edit_photo(photo: Any, edit: str, method: str = "diat", *, guide: Any = None
         PhotoError, facekit.data._common.ImageReadError: an unreadable photo, a bad ``--face``, a missing guide.
     """
     info = check_edit(method, edit)
-    if not info.needs_guide and guide is not None:
-        raise PhotoError(f"--guide is for CNIA's guided-image mode only; {method} does not take a guide photo")
+    if info.needs_guide != (guide is not None):
+        raise PhotoError(f"--guide is for CNIA's guided-image mode only; {method} does not take a guide photo"
+                         if guide is not None else _NEEDS_GUIDE)
     p = photo if isinstance(photo, Photo) else (read_photo(photo) if isinstance(photo, (str, Path))
                                                 else as_photo(photo))
     notes = list(p.notes)
@@ -803,9 +763,7 @@ def edit_photo(photo: Any, edit: str, method: str = "diat", *, guide: Any = None
                      run.label, notes + run.notes, seconds, p, run.loss_network)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# 6. Scoring
-# ----------------------------------------------------------------------------------------------------------------
+# 6. Scoring -----------------------------------------------------------------------------------------------------
 def score_photo_edit(edited: PhotoEdit, judges: Any = None) -> Dict[str, Any]:
     """Score an edited photo with the real-photo judges: :func:`facekit.eval.score_edits` on the original and the
     result, both re-aligned by the edited face's transform at :data:`SCORE_SIZE` px.
@@ -839,90 +797,3 @@ def score_photo_edit(edited: PhotoEdit, judges: Any = None) -> Dict[str, Any]:
                       **kwargs)
     row["judges"], row["attribute_note"] = j.describe(), note
     return row
-
-
-def format_scores(row: Mapping[str, Any], edit: str) -> str:
-    """The lines the command prints under the result."""
-    target = ", ".join(f"{k}={v}" for k, v in EDITS[edit][0].items()) or "none"
-    lines = [row.get("judges", "")]
-    succ = row.get("attribute_success", float("nan"))
-    lines.append(f"attribute success ({target}): " + (f"{succ:.2f}" if succ == succ else
-                                                      row.get("attribute_note") or "not judged"))
-    dist = row.get("identity_dlib_distance", float("nan"))
-    if dist == dist:
-        lines.append(f"identity (dlib distance original -> result): {dist:.3f} "
-                     f"({'same person' if row.get('identity_kept', 0) >= 1 else 'NOT the same person'} at < 0.6)")
-    else:
-        lines.append("identity: not judged (dlib found no face in the original or the result crop)")
-    if row.get("identity_independent") is False:
-        lines.append("  (not independent: the method optimised through DlibFaceNet, dlib's own network; "
-                     f"face found in the result: {row.get('face_found', float('nan')):.0%})")
-    return "\n".join(line for line in lines if line)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# 7. Saving
-# ----------------------------------------------------------------------------------------------------------------
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def save_photo(edited: PhotoEdit, out: Union[str, Path], *, side_by_side: bool = False, overwrite: bool = False,
-               protect: Sequence[Union[str, Path, None]] = ()) -> Path:
-    """Write the result (or original | result side by side) atomically, labelled as edited, never over an input.
-
-    Args:
-        edited: a :class:`PhotoEdit`.
-        out: the output file; its suffix picks the format (``.jpg`` / ``.jpeg`` at quality 95, ``.png``, ...).
-        side_by_side: write the original left and the result right in one image.
-        overwrite: replace an existing ``out`` (never one of the inputs).
-        protect: more files that must not be written (the guide photo); the input photo always is.
-
-    Raises:
-        PhotoError: ``out`` is an input file, exists (without ``overwrite``), has an unknown suffix, or its folder
-            does not exist.
-    """
-    from PIL import Image, PngImagePlugin
-
-    path = Path(out)
-    for other in [edited.photo.path, *protect]:
-        if other is not None and _same_file(path, Path(other)):
-            raise PhotoError(f"refusing to write {path}: it is an input file ({other}); facekit never overwrites "
-                             "its input. Choose another -o")
-    if path.exists() and not overwrite:
-        raise PhotoError(f"{path} exists; choose another -o or pass --overwrite")
-    if not path.parent.is_dir():
-        raise PhotoError(f"the output folder {path.parent} does not exist")
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise PhotoError(f"unknown output format {path.suffix!r}: use .jpg or .png")
-    pixels = edited.side_by_side() if side_by_side else edited.result
-    img = Image.fromarray(pixels)
-    if edited.photo.grey:
-        img = img.convert("L")
-    label = f"edited by facekit: {edited.label}; edit {edited.edit}. This is not an unaltered photograph."
-    kwargs: Dict[str, Any] = {}
-    if fmt == "PNG":
-        info = PngImagePlugin.PngInfo()
-        info.add_text("Description", label)
-        kwargs["pnginfo"] = info
-    elif fmt in ("JPEG", "WEBP", "TIFF"):
-        exif = Image.Exif()
-        exif[0x010E] = label  # ImageDescription
-        kwargs["exif"] = exif.tobytes()
-        if fmt == "JPEG":
-            kwargs["quality"] = 95
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=fmt, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
