@@ -118,10 +118,10 @@ def _to_rgb(img: Any, notes: List[str]) -> Tuple[np.ndarray, bool]:
         return np.array(_flatten_alpha(img, notes), dtype=np.uint8), grey
     if mode == "P":
         notes.append("palette photo: converted to RGB")
-        return np.array(img.convert("RGB"), dtype=np.uint8), False
     if mode == "CMYK":
         notes.append("CMYK photo: converted to RGB by Pillow's formula (no colour management; colours may shift); "
                      "the result is saved as RGB")
+    if mode in ("P", "CMYK"):
         return np.array(img.convert("RGB"), dtype=np.uint8), False
     if mode in ("L", "1"):
         notes.append("grey photo: edited as RGB with three equal channels, saved grey again")
@@ -226,8 +226,7 @@ class Face:
 
     @property
     def area(self) -> float:
-        w, h = self.landmarks.max(0) - self.landmarks.min(0)
-        return float(w * h)
+        return float(np.prod(self.landmarks.max(0) - self.landmarks.min(0)))
 
 
 def find_faces(rgb: np.ndarray, *, detector: Any = None, max_side: Optional[int] = None) -> List[Face]:
@@ -359,12 +358,6 @@ def align_photo_face(rgb: np.ndarray, face: Union[Face, np.ndarray], size: int) 
     return AlignedFace(crop, total, transform_landmarks(lm, total))
 
 
-def _face_hull_points(landmarks: np.ndarray) -> np.ndarray:
-    from facekit.masks import part_points
-
-    return np.concatenate([landmarks, part_points(landmarks, "forehead")])
-
-
 def edit_mask(landmarks: np.ndarray, attributes: Optional[Sequence[str]], size: int, *, margin: float = 0.3,
               feather: float = 0.3) -> np.ndarray:
     """The feathered region an edit is pasted back through, in crop pixels.
@@ -381,12 +374,13 @@ def edit_mask(landmarks: np.ndarray, attributes: Optional[Sequence[str]], size: 
     Returns:
         ``(size, size)`` float32 in [0, 1].
     """
-    from facekit.masks import attribute_mask, convex_hull_mask, is_global_attribute
+    from facekit.masks import attribute_mask, convex_hull_mask, is_global_attribute, part_points
 
     iod = float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
     if attributes and not any(is_global_attribute(a) for a in attributes):
         return attribute_mask(landmarks, list(attributes), size, margin=margin, feather=feather)
-    return convex_hull_mask(_face_hull_points(landmarks), size, margin * iod, feather * iod)
+    face = np.concatenate([landmarks, part_points(landmarks, "forehead")])  # the 68 points and the forehead
+    return convex_hull_mask(face, size, margin * iod, feather * iod)
 
 
 def paste_back(rgb: np.ndarray, edited: np.ndarray, aligned: AlignedFace, mask: np.ndarray, *,
@@ -397,7 +391,8 @@ def paste_back(rgb: np.ndarray, edited: np.ndarray, aligned: AlignedFace, mask: 
         rgb: ``(H, W, 3)`` uint8, the original photo.
         edited: ``(S, S, 3)`` uint8 or float in [0, 1], the method's output for ``aligned``.
         aligned: the :class:`AlignedFace` the edit started from.
-        mask: ``(S, S)`` in [0, 1] (:func:`edit_mask`).
+        mask: ``(S, S)`` in [0, 1] (:func:`edit_mask`); it is tapered to 0 over the crop's outer 6 %, so that no
+            crop edge shows.
         mode: ``"replace"`` (the edited pixels, blended by the mask) or ``"delta"`` (only the edit's change,
             ``edited - aligned.image``, is added: the photo keeps its full-resolution detail, and what the edit
             removed may leave faint high-frequency traces).
@@ -420,12 +415,15 @@ def paste_back(rgb: np.ndarray, edited: np.ndarray, aligned: AlignedFace, mask: 
     x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int) + 1, 0, [w, h])
     full = np.zeros((h, w), np.float32)
     result = rgb.copy()
-    if x1 <= x0 or y1 <= y0:
+    if x1 <= x0 or y1 <= y0:  # the crop lies outside the photo
         return result, full
     box = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ np.linalg.inv(aligned.matrix)  # crop -> box
     matrix = np.linalg.inv(box)  # box pixels -> crop pixels, what unalign_face inverts
     shape = (y1 - y0, x1 - x0)
-    m = np.clip(unalign_face(np.asarray(mask, np.float32)[..., None], matrix, shape)[..., 0], 0.0, 1.0)  # 0 outside
+    edge = np.minimum(np.arange(s), np.arange(s)[::-1]).astype(np.float32) / max(0.06 * s, 1.0)  # soft crop edge
+    taper = np.clip(np.minimum(edge[:, None], edge[None, :]), 0.0, 1.0)  # (S, S): 0 on the border, 1 inside
+    m = np.asarray(mask, np.float32) * taper
+    m = np.clip(unalign_face(m[..., None], matrix, shape)[..., 0], 0.0, 1.0)  # (h', w'), 0 outside the crop
     region = rgb[y0:y1, x0:x1]
     photo = region.astype(np.float32) / 255.0
     if mode == "replace":
@@ -638,11 +636,9 @@ def _run_see_another_you(rgb: np.ndarray, face: Face, edit: str) -> _Run:
         task, code = "completion", 1  # ("occluded", "complete")
         source = occlude_eyes(grey, al.landmarks)
         bar = occlude_eyes(np.zeros_like(grey), al.landmarks, value=255).astype(np.float32) / 255
-        mask = cv2.GaussianBlur(bar, (0, 0), max(size / 64, 0.5))
-        mask = np.maximum(mask, bar)
+        mask = np.maximum(cv2.GaussianBlur(bar, (0, 0), max(size / 64, 0.5)), bar)  # the bar, a soft rim outside
     else:
-        task, code = "accessory", [n for n, _ in ACCESSORY_STATES].index(state)
-        source = grey
+        task, code, source = "accessory", [n for n, _ in ACCESSORY_STATES].index(state), grey
         mask = edit_mask(al.landmarks, EDITS[edit][1], size)
     model = S.load_pretrained(task)
     out = S.edit(model, torch.from_numpy(source)[None, None], torch.tensor([code]))["stage2"]  # (1, 1, S, S)
