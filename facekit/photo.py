@@ -789,7 +789,8 @@ def score_photo_edit(edited: PhotoEdit, judges: Any = None) -> Dict[str, Any]:
     elif not set(target) <= set(names):
         kwargs["judge_attributes"] = False
         note = f"not judged: the real judges know {', '.join(names)}, not {', '.join(target)}"
-    row = score_edits(_to_tensor([before]), _to_tensor([after]), target or {"_": 1}, loss_network=edited.loss_network,
-                      **kwargs)
+    # with no target attribute, attributes are not judged and score_edits never reads the placeholder target
+    row = score_edits(_to_tensor([before]), _to_tensor([after]), target or {"none": 1},
+                      loss_network=edited.loss_network, **kwargs)
     row["judges"], row["attribute_note"] = j.describe(), note
     return row
