@@ -13,9 +13,10 @@ skips them. Notes (conversions, which face was chosen) go to stderr. Exit status
 photo that cannot be edited (the message says why), 1 anything unexpected.
 
 **Measured** (this 2-core CPU, shared with background training; ``FACEKIT_PROFILE=cpu OMP_NUM_THREADS=1``; the
-photos are scikit-image's astronaut saved as ``astronaut.png`` and matplotlib's ``grace_hopper.jpg`` copied as
-``grace.jpg``; every command also had ``--side-by-side -o OUT.png``; wall time of the whole command: imports,
-dlib and network loading, detection, edit, paste-back, scoring, saving)::
+photos are scikit-image's astronaut saved as ``astronaut.png``, matplotlib's ``grace_hopper.jpg`` copied as
+``grace.jpg`` and ``grace_huge.jpg``, that photo upscaled 8x; every command but the last also had
+``--side-by-side -o OUT.png``; wall time of the whole command: imports, dlib and network loading, detection, edit,
+paste-back, scoring, saving)::
 
     python -m facekit.edit astronaut.png --edit mouth_open                               6.5 s
     python -m facekit.edit grace.jpg     --edit mouth_open                               5.4 s
@@ -29,10 +30,11 @@ dlib and network loading, detection, edit, paste-back, scoring, saving)::
     python -m facekit.edit grace.jpg     --edit remove_glasses --method see_another_you  8.2 s
     python -m facekit.edit astronaut.png --edit complete_eyes --method see_another_you   8.1 s
     python -m facekit.edit grace.jpg     --edit complete_eyes --method see_another_you   8.8 s
+    python -m facekit.edit grace_huge.jpg --edit mouth_open -o OUT.jpg (4096 x 4800)     11.0 s
 
 What the results look like (looked at, and the figures the command printed): in every result the largest change
 outside the pasted region is 0 grey levels (the photo is untouched there, bit for bit); the pasted region is
-2-9 % of the photo for local edits and 9-28 % for the global ones (the whole face and forehead). The astronaut
+2-15 % of the photo for local edits and 9-28 % for the global ones (the whole face and forehead). The astronaut
 photo has a second detection (on the mission patch), announced; the largest face is edited. DIAT-A mouth_open
 (64 px): the mouth region becomes a blur with a green-magenta colour cast, the mouth no more open than before;
 dlib distance to the original 0.22 / 0.24. DIAT-A female: the whole face becomes a 64 px blur (Grace Hopper's
@@ -248,6 +250,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"face box {result.face.box}, eyes {result.face.inter_ocular:.0f} px apart; edited at "
           f"{result.aligned.size} px; pasted region {float((result.mask > 0).mean()):.1%} of the photo, largest "
           f"change outside it: {result.outside_mask_max_change()} grey levels; {result.seconds:.1f} s")
+    if out.suffix.lower() in (".jpg", ".jpeg", ".webp"):
+        print(f"  ({out.suffix} is lossy: its encoding changes every pixel a little; write .png for a result that "
+              "equals the original outside the pasted region)")
     if not args.no_score:
         print(format_scores(score_photo_edit(result), args.edit))
     print(f"total {time.perf_counter() - t0:.1f} s. An edited photo of a real person: label it as edited, and "
