@@ -169,7 +169,10 @@ def read_photo(path: Union[str, Path], *, what: str = "photo") -> Photo:
     notes: List[str] = []
     try:
         with Image.open(p) as img:
+            deep = img.mode == "RGB" and any(";16" in str(t.args) for t in (img.tile or []))  # 48-bit RGB
             img.load()  # decode now: a truncated file fails here with a message naming it
+            if deep:
+                notes.append("16-bit RGB photo: read at 8 bits per channel by Pillow; the result is saved at 8 bits")
             orientation = img.getexif().get(0x0112, 1)
             upright = ImageOps.exif_transpose(img)
             if orientation not in (1, None):
@@ -219,8 +222,7 @@ class Face:
         return float(np.linalg.norm(self.landmarks[36:42].mean(0) - self.landmarks[42:48].mean(0)))
 
     @property
-    def box(self) -> Tuple[int, int, int, int]:
-        """``(left, top, right, bottom)`` of the landmarks."""
+    def box(self) -> Tuple[int, int, int, int]:  # (left, top, right, bottom) of the landmarks
         lo, hi = self.landmarks.min(0), self.landmarks.max(0)
         return int(lo[0]), int(lo[1]), int(math.ceil(hi[0])), int(math.ceil(hi[1]))
 

@@ -82,6 +82,20 @@ def test_alignment_is_the_datasets_and_inverts(hopper, detector):
     assert (result[mask == 0] == hopper[mask == 0]).all()
 
 
+def test_delta_paste_keeps_the_photo_where_the_edit_changed_nothing(hopper, detector):
+    face = P.find_faces(hopper, detector=detector)[0]
+    al = P.align_photo_face(hopper, face, 64)
+    mask = P.edit_mask(al.landmarks, None, 64)
+    same, _ = P.paste_back(hopper, al.image, al, mask, mode="delta")  # an edit that changed nothing
+    assert np.array_equal(same, hopper)
+    blurred, m = P.paste_back(hopper, al.image, al, mask)  # "replace" pastes the 64 px copy: detail is lost
+    assert np.abs(blurred.astype(int) - hopper)[m > 0.99].mean() > 3
+    brighter = np.clip(al.image.astype(int) + 40, 0, 255).astype(np.uint8)
+    up, m = P.paste_back(hopper, brighter, al, mask, mode="delta")
+    gain = (up.astype(int) - hopper)[(m > 0.99) & (hopper.max(-1) < 200)]
+    assert 30 <= gain.mean() <= 41  # the change is added (photo values below 200: no clipping)
+
+
 def test_diat_edit_changes_only_the_mouth_region(astronaut, detector, capsys):
     out = P.edit_photo(astronaut, "mouth_open", "diat", detector=detector)
     assert out.result.shape == astronaut.shape and out.result.dtype == np.uint8
@@ -207,6 +221,12 @@ def test_pixel_formats_are_converted_and_say_so(tmp_path, hopper):
     ph = P.read_photo(p16)
     assert ph.grey and ph.mode.startswith("I") and any("16-bit" in n for n in ph.notes)
     assert np.array_equal(ph.rgb[..., 0], grey8) and np.array_equal(ph.rgb[..., 0], ph.rgb[..., 2])
+    # 16-bit RGB (Pillow reads it at 8 bits: said)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "rgb16.png"), (hopper.astype(np.uint16) * 257)[..., ::-1])
+    ph = P.read_photo(tmp_path / "rgb16.png")
+    assert np.array_equal(ph.rgb, hopper) and any("16-bit RGB" in n for n in ph.notes)
     # grey
     ph = P.read_photo(_save(tmp_path, "g.png", Image.fromarray(grey8)))
     assert ph.grey and any("grey" in n for n in ph.notes)
@@ -229,6 +249,12 @@ def test_grey_photo_is_saved_grey(tmp_path, hopper, detector):
     out = P.edit_photo(path, "mouth_close", "diat", detector=detector)
     saved = save_photo(out, tmp_path / "out.png")
     assert Image.open(saved).mode == "L"
+    jpg = Image.open(save_photo(out, tmp_path / "out.jpg"))
+    assert jpg.mode == "L" and "edited by facekit" in jpg.getexif()[0x010E]  # labelled as edited
+    with pytest.raises(P.PhotoError, match="unknown output format"):
+        save_photo(out, tmp_path / "out.xyz")
+    with pytest.raises(P.PhotoError, match="never overwrites"):
+        save_photo(out, path, overwrite=True)
 
 
 def test_exif_orientation_is_applied(tmp_path, hopper):
@@ -269,6 +295,20 @@ def test_command_never_overwrites_the_input(tmp_path, astronaut, capsys):
     assert src.read_bytes() == before
     assert main([str(src), "--edit", "smile", "-o", str(tmp_path / "x.png")]) == 2
     assert "Valid pairs" in capsys.readouterr().err
+
+
+def test_command_face_choice_and_guide_errors(tmp_path, astronaut, capsys):
+    from facekit.edit import main
+
+    src = _save(tmp_path, "me.png", Image.fromarray(astronaut))
+    assert main([str(src), "--edit", "mouth_open", "-o", str(tmp_path / "o.png"), "--face", "9"]) == 2
+    assert "give 1 to 2" in capsys.readouterr().err
+    assert main([str(src), "--edit", "mouth_open", "-o", str(tmp_path / "o.png"), "--guide", str(src)]) == 2
+    assert "does not take a guide" in capsys.readouterr().err
+    assert main([str(src), "--edit", "smile", "--method", "cnia", "-o", str(tmp_path / "o.png")]) == 2
+    assert "--guide GUIDE.jpg" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+    assert main(["--list"]) == 0 and "see_another_you  complete_eyes" in capsys.readouterr().out
 
 
 def test_command_writes_side_by_side_labelled(tmp_path, astronaut, capsys):
