@@ -18,19 +18,21 @@ photos are scikit-image's astronaut saved as ``astronaut.png``, matplotlib's ``g
 ``--side-by-side -o OUT.png``; wall time of the whole command: imports, dlib and network loading, detection, edit,
 paste-back, scoring, saving)::
 
-    python -m facekit.edit astronaut.png --edit mouth_open                               6.5 s
-    python -m facekit.edit grace.jpg     --edit mouth_open                               5.4 s
-    python -m facekit.edit astronaut.png --edit female                                   5.6 s
-    python -m facekit.edit grace.jpg     --edit female                                   6.0 s
-    python -m facekit.edit astronaut.png --edit smile --method cnia --guide grace.jpg    9.9 s  (150 steps)
-    python -m facekit.edit grace.jpg     --edit smile --method cnia --guide astronaut.png 16.2 s (150 steps)
-    python -m facekit.edit astronaut.png --edit face_from_eye --method eye2face          8.6 s
-    python -m facekit.edit grace.jpg     --edit face_from_eye --method eye2face          5.2 s  (refused, exit 2)
-    python -m facekit.edit astronaut.png --edit remove_glasses --method see_another_you  8.4 s
-    python -m facekit.edit grace.jpg     --edit remove_glasses --method see_another_you  8.2 s
-    python -m facekit.edit astronaut.png --edit complete_eyes --method see_another_you   8.1 s
-    python -m facekit.edit grace.jpg     --edit complete_eyes --method see_another_you   8.8 s
-    python -m facekit.edit grace_huge.jpg --edit mouth_open -o OUT.jpg (4096 x 4800)     11.0 s
+    python -m facekit.edit astronaut.png --edit mouth_open                                7.7 s
+    python -m facekit.edit grace.jpg     --edit mouth_open                                7.3 s
+    python -m facekit.edit astronaut.png --edit female                                    6.5 s
+    python -m facekit.edit grace.jpg     --edit female                                    5.5 s
+    python -m facekit.edit astronaut.png --edit smile --method cnia --guide grace.jpg     12.8 s (150 steps)
+    python -m facekit.edit grace.jpg     --edit smile --method cnia --guide astronaut.png 14.6 s (150 steps)
+    python -m facekit.edit astronaut.png --edit face_from_eye --method eye2face           9.3 s
+    python -m facekit.edit grace.jpg     --edit face_from_eye --method eye2face           5.8 s (refused, exit 2)
+    python -m facekit.edit astronaut.png --edit remove_glasses --method see_another_you   9.2 s
+    python -m facekit.edit grace.jpg     --edit remove_glasses --method see_another_you   8.8 s
+    python -m facekit.edit astronaut.png --edit complete_eyes --method see_another_you    8.9 s
+    python -m facekit.edit grace.jpg     --edit complete_eyes --method see_another_you    10.8 s
+    python -m facekit.edit grace_huge.jpg --edit mouth_open -o OUT.jpg (4096 x 4800)      10.1 s
+
+Times vary by about 2 s between runs here (the machine is shared).
 
 What the results look like (looked at, and the figures the command printed): in every result the largest change
 outside the pasted region is 0 grey levels (the photo is untouched there, bit for bit); the pasted region is
