@@ -194,7 +194,8 @@ def read_photo(path: Union[str, Path], *, what: str = "photo") -> Photo:
 
 
 def as_photo(image: Any) -> Photo:
-    """A :class:`Photo` from an array (``(H, W, 3)`` uint8, or float in [0, 1]; grey ``(H, W)`` is stacked)."""
+    """A :class:`Photo` from an array (``(H, W, 3)`` uint8, or float in [0, 1]; grey ``(H, W)`` is stacked; RGBA
+    arrays are refused: composite them first, or give the file to :func:`read_photo`, which composites on white)."""
     from facekit.landmarks import as_uint8_rgb
 
     if isinstance(image, Photo):
@@ -203,9 +204,6 @@ def as_photo(image: Any) -> Photo:
     grey = arr.ndim == 2
     if grey:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        raise PhotoError("an RGBA array: composite it on a background first (or pass the file to read_photo, "
-                         "which composites on white)")
     return Photo(as_uint8_rgb(arr), None, "L" if grey else "RGB", grey, [])
 
 
@@ -549,13 +547,13 @@ def _check_size(face: Face, size: int, method: str, what: str = "photo") -> None
 
 def _run_cnia(rgb: np.ndarray, face: Face, edit: str, *, guide: Any, guide_face: Optional[int], steps: Optional[int],
               cnia_start: str, progress: bool, detector: Any, max_side: Optional[int]) -> _Run:
-    from facekit.config import by_profile
+    from facekit.config import by_profile, get_device
     from facekit.methods.cnia import CNIA
     from facekit.nn import face_network
 
     if cnia_start not in CNIA_PHOTO_SETTINGS:
         raise PhotoError(f"cnia start must be one of {', '.join(CNIA_PHOTO_SETTINGS)}; got {cnia_start!r}")
-    net = face_network(data="celeba", verbose=False)  # the choice for real photos (DlibFaceNet offline)
+    net = face_network(data="celeba", verbose=False, device=get_device())  # real photos' choice (DlibFaceNet offline)
     size = int(getattr(net, "input_size", 150))
     _check_size(face, size, "cnia")
     gphoto = guide if isinstance(guide, Photo) else (read_photo(guide, what="guide photo")
@@ -579,18 +577,20 @@ def _run_cnia(rgb: np.ndarray, face: Face, edit: str, *, guide: Any, guide_face:
 
 
 def _run_diat(rgb: np.ndarray, face: Face, edit: str) -> _Run:
+    from facekit.config import get_device
     from facekit.masks import attribute_masks
     from facekit.methods import diat as D
 
     task = D.TASKS[METHODS["diat"].edits[edit]]
-    T = D.load_pretrained(f"diat_a_{task.name}")
+    dev = get_device()
+    T = D.load_pretrained(f"diat_a_{task.name}", device=dev)
     size = int(T.meta.get("size", 64))
     _check_size(face, size, "diat")
-    enh = D.load_pretrained(f"diat_enhance_{task.name}" if task.local else "diat_enhance_global")
+    enh = D.load_pretrained(f"diat_enhance_{task.name}" if task.local else "diat_enhance_global", device=dev)
     al = align_photo_face(rgb, face, size)
-    x = _to_tensor([al.image])
+    x = _to_tensor([al.image]).to(dev)
     lm = torch.from_numpy(al.landmarks).float()[None]
-    masks = attribute_masks(lm, task.attribute, size) if task.local else None
+    masks = attribute_masks(lm, task.attribute, size, device=dev) if task.local else None
     y = D.edit(x, T, task, enh, masks=masks)
     mask_attrs = EDITS[edit][1]
     label = f"DIAT-A {task.name} with its enhancer, shipped networks trained on SynthFaces at {size} px"
