@@ -33,15 +33,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from facekit.landmarks import IBUG68_GROUPS, check_landmarks
 
 __all__ = [
+    "attribute_box",
+    "crop_box",
     "EXTRA_PARTS",
     "ATTRIBUTE_REGIONS",
     "GLOBAL_ATTRIBUTES",
@@ -434,3 +438,30 @@ def blend(inside: torch.Tensor, outside: torch.Tensor, mask: Any) -> torch.Tenso
         )
     m = _mask_like(inside, mask)
     return m * inside + (1 - m) * outside
+
+
+def attribute_box(masks: Tensor, *, margin: int = 2, threshold: float = 0.02) -> Tuple[int, int, int]:
+    """The square ``(top, left, side)`` around the union of ``masks`` (``(N, 1, H, W)``): where a local task's
+    attribute lies in the aligned faces of its input set (``d_crop`` of :class:`facekit.methods.diat.DIATConfig`).
+
+    The union is the pixels where the mean mask exceeds ``threshold``; the square has the box's longer side plus
+    ``2 * margin``, centred on the box and moved inside the image.
+    """
+    if masks.dim() != 4 or masks.shape[1] != 1 or len(masks) == 0:
+        raise ValueError(f"masks must be (N, 1, H, W) with N >= 1; got {tuple(masks.shape)}")
+    h, w = masks.shape[-2:]
+    on = (masks.float().mean(0)[0] > threshold).nonzero()
+    if len(on) == 0:
+        raise ValueError("the masks are empty: no attribute region to crop")
+    (y0, x0), (y1, x1) = on.min(0).values.tolist(), on.max(0).values.tolist()
+    side = min(max(y1 - y0, x1 - x0) + 1 + 2 * margin, h, w)
+    top = min(max((y0 + y1 + 1) // 2 - side // 2, 0), h - side)
+    left = min(max((x0 + x1 + 1) // 2 - side // 2, 0), w - side)
+    return int(top), int(left), int(side)
+
+
+def crop_box(images: Tensor, box: Tuple[int, int, int], size: int) -> Tensor:
+    """``images[..., top:top+side, left:left+side]`` resized to ``size`` px (bilinear): what a cropping D sees."""
+    top, left, side = box
+    crop = images[..., top:top + side, left:left + side]
+    return crop if side == size else F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)

@@ -35,13 +35,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facekit.losses import (
@@ -73,6 +71,8 @@ from facekit.methods.diat_data import (  # section 5.1: settings, tasks, data (r
     synth_task_data,
     synth_test_data,
 )
+from facekit.methods.diat_data import SHIPPED, load_pretrained, save_network  # the shipped networks' files
+from facekit.masks import attribute_box, crop_box
 from facekit.nn.diat import AttributeDiscriminator, Denoiser, LocalEnhancer, TransformNet, transform_images
 from facekit.nn.features import FeatureExtractor, FeatureNet
 
@@ -352,39 +352,12 @@ def _train_masks(data: TaskData, size: int) -> Tensor:
     return _masks_for(data.task, data.input_landmarks, size)
 
 
-def attribute_box(masks: Tensor, *, margin: int = 2, threshold: float = 0.02) -> Tuple[int, int, int]:
-    """The square ``(top, left, side)`` around the union of ``masks`` (``(N, 1, H, W)``): where a local task's
-    attribute lies in the aligned faces of its input set (the ``d_crop`` option of :class:`DIATConfig`).
-
-    The union is the pixels where the mean mask exceeds ``threshold``; the square has the box's longer side plus
-    ``2 * margin``, centred on the box and moved inside the image.
-    """
-    if masks.dim() != 4 or masks.shape[1] != 1 or len(masks) == 0:
-        raise ValueError(f"masks must be (N, 1, H, W) with N >= 1; got {tuple(masks.shape)}")
-    h, w = masks.shape[-2:]
-    on = (masks.float().mean(0)[0] > threshold).nonzero()
-    if len(on) == 0:
-        raise ValueError("the masks are empty: no attribute region to crop")
-    (y0, x0), (y1, x1) = on.min(0).values.tolist(), on.max(0).values.tolist()
-    side = min(max(y1 - y0, x1 - x0) + 1 + 2 * margin, h, w)
-    top = min(max((y0 + y1 + 1) // 2 - side // 2, 0), h - side)
-    left = min(max((x0 + x1 + 1) // 2 - side // 2, 0), w - side)
-    return int(top), int(left), int(side)
-
-
 def d_box(data: TaskData, config: "DIATConfig") -> Optional[Tuple[int, int, int]]:
     """The square :math:`D` sees for ``config.d_crop`` on a local task (:func:`attribute_box` of the input set's
     masks); ``None`` (the whole image) otherwise."""
     if not (config.d_crop and data.task.local):
         return None
     return attribute_box(_train_masks(data, int(data.inputs.shape[-1])))
-
-
-def crop_box(images: Tensor, box: Tuple[int, int, int], size: int) -> Tensor:
-    """``images[..., top:top+side, left:left+side]`` resized to ``size`` px (bilinear): what a cropping D sees."""
-    top, left, side = box
-    crop = images[..., top:top + side, left:left + side]
-    return crop if side == size else F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
 
 
 def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: TransformNet, D: AttributeDiscriminator,
@@ -789,43 +762,3 @@ def progress_eval(test: TestData, *, n: int = 16, sample_dir: Optional[Union[str
                                                               "copy_l1_inside_mask")}
 
     return eval_fn
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The shipped networks
-# ----------------------------------------------------------------------------------------------------------------
-SHIPPED: Dict[str, str] = {
-    **{f"diat_a_{t}": "TransformNet" for t in TASKS},  # DIAT-A transform networks, all five tasks
-    "diat_mouth_open": "TransformNet",  # DIAT3 / DIAT (eq. (7), with l_smooth): one local task ...
-    "diat_male_to_female": "TransformNet",  # ... and one global task
-    **{f"diat{k}_{t}": "TransformNet" for k in (1, 2) for t in ("mouth_open", "male_to_female")},  # DIAT1, DIAT2
-    "diat_enhance_global": "TransformNet",  # the global enhancement (deblurring) network, eq. (11)
-    **{f"diat_enhance_{t}": "LocalEnhancer" for t, task in TASKS.items() if task.local},  # eq. (10), per local task
-}
-"""The :mod:`facekit.hub` names of the networks ``scripts/train_diat.py`` ships, and their classes."""
-
-
-def save_network(net: nn.Module, name: str, folder: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None,
-                 quantize: Optional[str] = None) -> Path:
-    """Write ``<folder>/<name>.pt`` in the hub format (``state_dict`` in float16, or 8-bit with
-    ``quantize="int8"``, and ``config``) and ``meta`` as JSON beside it (:func:`facekit.hub.save`)."""
-    from facekit import hub
-
-    return hub.save(net, Path(folder) / f"{name}.pt", meta=meta, half=True, quantize=quantize)
-
-
-def load_pretrained(name: str, *, device: Any = None) -> nn.Module:
-    """A shipped DIAT network by hub name (:data:`SHIPPED`), hash-checked, frozen, in eval mode.
-
-    Example:
-        >>> sorted(SHIPPED)[:2]
-        ['diat_a_eyeglasses_remove', 'diat_a_male_to_female']
-    """
-    from facekit import hub
-
-    if name not in SHIPPED:
-        raise KeyError(f"no shipped DIAT network {name!r}; they are: {', '.join(sorted(SHIPPED))}")
-    net = hub.pretrained(name, device=device)
-    meta = Path(hub.find(name)).with_suffix(".json")
-    net.meta = json.loads(meta.read_text()) if meta.is_file() else {}  # type: ignore[assignment]
-    return net

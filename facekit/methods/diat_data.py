@@ -4,20 +4,23 @@ The data of one attribute task: a *guided set* (faces with the attribute) and an
 2,000 in the paper), from SynthFaces *train* identities (:func:`synth_task_data`) or CelebA's 128 px central crops
 (:func:`celeba_task_data`); the faces to choose on (*validation* identities) and to report on (*test* identities),
 each with its exact counterfactual and attribute mask (:func:`synth_test_data`); the batches of a training step as a
-pure function of ``(seed, step)`` (:func:`batch_sampler`). :mod:`facekit.methods.diat` re-exports every name.
+pure function of ``(seed, step)`` (:func:`batch_sampler`); the shipped networks' names and files (:data:`SHIPPED`,
+:func:`save_network`, :func:`load_pretrained`). :mod:`facekit.methods.diat` re-exports every name.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = ["PAPER", "Task", "TASKS", "TaskData", "TestData", "synth_task_data", "synth_pretrain_images",
-           "synth_test_data", "celeba_task_data", "batch_sampler"]
+           "synth_test_data", "celeba_task_data", "batch_sampler", "SHIPPED", "save_network", "load_pretrained"]
 
 PAPER: Dict[str, Any] = {
     "image_size": 128,
@@ -250,3 +253,41 @@ def batch_sampler(*sets: Union[Tensor, Tuple[Tensor, ...]], batch_size: int,
     return data
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The shipped networks
+# ----------------------------------------------------------------------------------------------------------------
+SHIPPED: Dict[str, str] = {
+    **{f"diat_a_{t}": "TransformNet" for t in TASKS},  # DIAT-A transform networks, all five tasks
+    "diat_mouth_open": "TransformNet",  # DIAT3 / DIAT (eq. (7), with l_smooth): one local task ...
+    "diat_male_to_female": "TransformNet",  # ... and one global task
+    **{f"diat{k}_{t}": "TransformNet" for k in (1, 2) for t in ("mouth_open", "male_to_female")},  # DIAT1, DIAT2
+    "diat_enhance_global": "TransformNet",  # the global enhancement (deblurring) network, eq. (11)
+    **{f"diat_enhance_{t}": "LocalEnhancer" for t, task in TASKS.items() if task.local},  # eq. (10), per local task
+}
+"""The :mod:`facekit.hub` names of the networks ``scripts/train_diat.py`` ships, and their classes."""
+
+
+def save_network(net: nn.Module, name: str, folder: Union[str, Path], *, meta: Optional[Mapping[str, Any]] = None,
+                 quantize: Optional[str] = None) -> Path:
+    """Write ``<folder>/<name>.pt`` in the hub format (``state_dict`` in float16, or 8-bit with
+    ``quantize="int8"``, and ``config``) and ``meta`` as JSON beside it (:func:`facekit.hub.save`)."""
+    from facekit import hub
+
+    return hub.save(net, Path(folder) / f"{name}.pt", meta=meta, half=True, quantize=quantize)
+
+
+def load_pretrained(name: str, *, device: Any = None) -> nn.Module:
+    """A shipped DIAT network by hub name (:data:`SHIPPED`), hash-checked, frozen, in eval mode.
+
+    Example:
+        >>> sorted(SHIPPED)[:2]
+        ['diat_a_eyeglasses_remove', 'diat_a_male_to_female']
+    """
+    from facekit import hub
+
+    if name not in SHIPPED:
+        raise KeyError(f"no shipped DIAT network {name!r}; they are: {', '.join(sorted(SHIPPED))}")
+    net = hub.pretrained(name, device=device)
+    meta = Path(hub.find(name)).with_suffix(".json")
+    net.meta = json.loads(meta.read_text()) if meta.is_file() else {}  # type: ignore[assignment]
+    return net
