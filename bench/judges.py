@@ -19,6 +19,7 @@ measured threshold, AUC and accuracy are those the module ships (within 0.005, t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -37,8 +38,9 @@ def load_kit(kit: Path) -> Dict[str, object]:
     from facekit.data.celeba import CelebA
 
     # root= rather than FACEKIT_HOME: the fetched judges' files stay where FACEKIT_HOME / FACEKIT_CACHE says
-    ds = CelebA(kit / "data" / "celeba", split="all", images="auto", targets=["image", "attributes", "identity"])
-    items = [ds[i] for i in range(len(ds))]
+    with contextlib.redirect_stdout(sys.stderr):  # the loader's notes (faces not found) are not the JSON line
+        ds = CelebA(kit / "data" / "celeba", split="all", images="auto", targets=["image", "attributes", "identity"])
+        items = [ds[i] for i in range(len(ds))]
     images = torch.stack([it["image"] for it in items])
     attrs = torch.stack([it["attributes"] for it in items]).numpy() > 0.5
     return {"images": images, "identity": np.array([int(it["identity"]) for it in items]),
@@ -106,6 +108,19 @@ def main() -> None:
                               card.higher_means_present)
             sizes[s][name] = {"auc": round(m["auc"], 3), "accuracy": round(m["accuracy"], 3)}
     result["sizes"] = sizes
+    # which size dlib's detector needs (facekit.eval.identity's docstring): every 4th photo's centre square
+    from facekit.landmarks import DlibDetector
+
+    every4 = (square[::4].permute(0, 2, 3, 1) * 255 + 0.5).to(torch.uint8)
+    detect = {}
+    for up in (0, 1, 2):
+        det = DlibDetector(upsample=up)
+        for s in (48, 64, 80, 96, 128):
+            small = torch.nn.functional.interpolate(every4.permute(0, 3, 1, 2).float(), size=(s, s), mode="area")
+            found = sum(bool(det.face_boxes(np.ascontiguousarray(im.permute(1, 2, 0).round().clamp(0, 255)
+                                                                   .to(torch.uint8).numpy()))) for im in small)
+            detect[f"upsample{up}_{s}px"] = f"{found}/{len(small)}"
+    result["dlib_faces_found_by_size"] = detect
     result["cards_match"] = bool(match)
     print(json.dumps(result))
 

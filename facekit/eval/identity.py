@@ -4,12 +4,14 @@ Here, not in :mod:`facekit.eval.scores`, so that :mod:`facekit.eval.judges` (whi
 :mod:`facekit.eval.scores` (the row of figures) both import it and neither imports the other's caller: the imports
 run one way, ``identity`` <- ``judges`` <- ``scores``.
 
-**Which size dlib needs** (measured on 155 CelebA photos of the real-face kit, centre 178 x 178 resized with
-``INTER_AREA``; ``bench``-style loop in ``tests/test_real_judges.py``): dlib's HOG detector finds a face when the
-face is at least about 80 px wide after its upsampling. Without upsampling it found 0 of 155 faces at 64 and 80 px,
-30 at 96 px and 153 at 128 px; with ``upsample=1`` (the default here) 36 at 48 px, 152 at 64 px and 154 from 80 px;
-with ``upsample=2`` 148 at 48 px. So pass ``upsample=2`` for images under 64 px, or resize them to 128 px. A face
-that is not found is reported as such by :func:`facekit.eval.score_edits` (``n_no_face``), never as a score.
+**Which size dlib needs** (measured by ``bench/judges.py``, ``dlib_faces_found_by_size``: every 4th photo of the
+real-face kit, 155 CelebA faces, the centre 178 x 178 square resized with area averaging): dlib's HOG detector
+finds such a face when the image is about 128 px after the detector's upsampling (doubling per step). Without upsampling it found 0 of 155 at
+48, 64 and 80 px, 30 at 96 px and 152 at 128 px; with ``upsample=1`` (this judge's default) 30 at 48 px, 150 at
+64 px, 153 at 80 px and 154 from 96 px; with ``upsample=2`` 147 at 48 px and 155 at 128 px. So images of 64 px
+and more are fine at the default; under 64 px pass ``upsample=2`` (or resize to 128 px). The real-photo attribute
+judges choose the upsampling by image size (:mod:`facekit.eval.real_judges`). A face that is not found is
+reported as such by :func:`facekit.eval.score_edits` (``n_no_face``), never as a score.
 """
 
 from __future__ import annotations
