@@ -153,6 +153,11 @@ def _score(method: Method, c: Cases, out: Tensor, judges: Any) -> Dict[str, Any]
             for k, v in row.items()}
 
 
+def _generic(source: str, edit: str) -> str:
+    """A training-cost field with the edit's name as ``<edit>`` (one line per method in the footer)."""
+    return source.replace(f"_{edit}+", "_<edit>+").replace(f"_{edit}]", "_<edit>]")
+
+
 @dataclass
 class BenchResult:
     """The cells of one run, in the order asked for; ``computed`` lists the cells computed (not cached) here."""
@@ -213,7 +218,8 @@ class BenchResult:
     def footer(self) -> str:
         """What the table was measured on, and where the training costs come from."""
         dev = {c.row.get("device") for c in self.cells.values()} - {None}
-        costs = sorted({f"{METHODS[m].label}: {c.row['train_cost_field']}" for (m, e), c in self.cells.items()
+        costs = sorted({f"{METHODS[m].label}: {_generic(str(c.row['train_cost_field']), e)}"
+                        for (m, e), c in self.cells.items()
                         if c.row.get("train_cost_field") and m not in ("copy", "counterfactual", "inpaint")})
         return (f"protocol {PROTOCOL_VERSION}, data {self.data}, n = {self.n} per edit, "
                 f"device {', '.join(sorted(dev)) or '-'}; training cost from " + "; ".join(costs))
