@@ -129,7 +129,7 @@ def test_cli_prints_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out
     assert "| completion | OpenCV inpainting | n/a |" in out  # no attribute to switch: not applicable
     assert "| mouth_open | OpenCV inpainting | - |" in out
-    assert "2 cell(s) computed" in out
+    assert "3 cell(s) computed" in out  # copy x 2 edits, inpainting x completion
 
 
 def test_figures(tmp_path: Path) -> None:

@@ -222,7 +222,8 @@ class BenchResult:
                         for (m, e), c in self.cells.items()
                         if c.row.get("train_cost_field") and m not in ("copy", "counterfactual", "inpaint")})
         return (f"protocol {PROTOCOL_VERSION}, data {self.data}, n = {self.n} per edit, "
-                f"device {', '.join(sorted(dev)) or '-'}; training cost from " + "; ".join(costs))
+                f"device {', '.join(sorted(dev)) or '-'}; "
+                + ("training cost from " + "; ".join(costs) if costs else "no method here was trained"))
 
 
 def run_benchmark(methods: Optional[Sequence[str]] = None, edits: Optional[Sequence[str]] = None, *,
