@@ -7,8 +7,9 @@ attribute judge ``judges_for`` returns), timed, and its training cost read from 
 cannot do an edit gives no cell: the table prints ``-`` there, never 0.
 
 Each cell is cached (``cache_dir("bench")``, under ``FACEKIT_CACHE`` when set) under a key of the protocol
-version, the data, the method, the edit, ``n``, the method's settings (CNIA's steps and pool) and the SHA-256 of
-every weight file it uses and of the judge's: retrained networks, a new oracle or a new protocol are recomputed,
+version, the data, the method, the edit, ``n``, the method's settings (CNIA's steps and pool), the SHA-256 of
+every weight file it uses and of the judge's, and of the judging and scoring code (``facekit/eval/judges.py``,
+``scores.py``): retrained networks, a new oracle or a new protocol are recomputed,
 the rest is read back. The first images of each cell are kept beside it for the galleries.
 
 Example:
@@ -102,11 +103,18 @@ def _judge_hashes(data: str) -> Dict[str, str]:
     return out
 
 
+def _scoring_hash() -> str:
+    """SHA-256 of the judges' and the scores' code (``facekit/eval/judges.py``, ``scores.py``): a new real-photo
+    judge or a changed score recomputes the cells it touches."""
+    root = Path(__file__).resolve().parents[1] / "eval"
+    return hashlib.sha256(b"".join((root / f).read_bytes() for f in ("judges.py", "scores.py"))).hexdigest()
+
+
 def cell_key(method: Method, edit: str, n: int, data: str) -> str:
     """The cache key of a cell (SHA-256 of everything its result depends on)."""
     spec = {"protocol": PROTOCOL_VERSION, "data": data, "method": method.name, "edit": edit, "n": int(n),
             "size": SIZE, "settings": method.settings(), "weights": method.weight_hashes(edit),
-            "judges": _judge_hashes(data)}
+            "judges": _judge_hashes(data), "scoring": _scoring_hash()}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
