@@ -36,7 +36,7 @@ def pareto_figure(result: BenchResult, ax: Any = None, annotate: bool = True) ->
     Args:
         result: a :class:`~facekit.bench.runner.BenchResult`.
         ax: a matplotlib axis (default: a new figure).
-        annotate: write the edit's name beside each point.
+        annotate: write the edit's name beside each point (not for the copy baseline and the ceiling).
 
     Returns:
         the matplotlib figure.
@@ -64,7 +64,7 @@ def pareto_figure(result: BenchResult, ax: Any = None, annotate: bool = True) ->
         s = [marker_area(r["seconds_per_image"]) for _, r in mine]
         ax.scatter(x, y, s=s, color=colours(i % 10), alpha=0.7, edgecolors="k", linewidths=0.5,
                    label=METHODS[m].label)
-        if annotate:
+        if annotate and m not in ("copy", "counterfactual"):  # the baselines sit in the corners
             for (e, _), xi, yi in zip(mine, x, y):
                 ax.annotate(e, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
     for sec in (1e-4, 1e-2, 1.0):  # a key for the marker size
