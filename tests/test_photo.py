@@ -25,6 +25,15 @@ from facekit.edit import format_scores, save_photo  # noqa: E402
 from facekit.landmarks import NoFaceFoundError  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _real_judge_files(request: pytest.FixtureRequest) -> None:
+    """The real judges (scores under every edit) read their fetched files from the test's own cache."""
+    from conftest import HAS_JUDGE_FILES
+
+    if HAS_JUDGE_FILES:
+        request.getfixturevalue("judge_files")
+
+
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
     from skimage.data import astronaut as load
