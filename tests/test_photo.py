@@ -126,7 +126,7 @@ def test_cnia_guided_mode_between_the_two_photos(astronaut, hopper, detector):
     row = P.score_photo_edit(out)
     assert row["identity_independent"] is False  # optimised through dlib's own network: flagged
     text = format_scores(row, "smile")
-    assert "not independent" in text and "not judged" in text
+    assert "not independent" in text and "real-photo judges" in text  # the real judges score the smile now
 
 
 def test_scores_print_when_a_real_attribute_judge_exists(astronaut, detector):
