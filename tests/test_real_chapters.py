@@ -58,6 +58,13 @@ def test_chapter_runs_on_real_faces(chapter: Path, tmp_path: Path, monkeypatch: 
     for key, value in {"FACEKIT_PROFILE": "smoke", "FACEKIT_HOME": str(REALFACES), "FACEKIT_DATA": "celeba",
                        "FACEKIT_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
+    from conftest import FETCHED_JUDGE_FILES
+    from facekit.wheel_files import WHEEL_FILES
+
+    for name, src in FETCHED_JUDGE_FILES.items():  # the real judges read their fetched files from this cache
+        dst = WHEEL_FILES[name].cached_path()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.symlink_to(src)
     before = _snapshot(REALFACES)
     nb = nbformat.read(chapter, as_version=4)
     t0 = time.perf_counter()
