@@ -9,7 +9,7 @@
 ``identity_kept``      fraction of edits the identity judge calls the same person as their source (1 is best);
                        for dlib: over the pairs where dlib found both faces
 ``n_no_face``,         dlib only: pairs where the face of the source or of the edit was not found (not judged),
-``face_found_source``, and the fractions of sources and edits with a face found; ``identity_kept_all``: kept
+``face_found_source``  and the fractions of sources and edits with a face found; ``identity_kept_all``: kept
 ``face_found_edit``,   over all pairs, a missing face counted as not kept. dlib's detector (upsample 1) needs
 ``identity_kept_all``  faces of about 40 px: see :mod:`facekit.eval.identity` for the measured sizes
 ``identity_<score>``   mean identity score of source vs edit: ``identity_cosine`` for the oracle (higher is
