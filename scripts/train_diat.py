@@ -139,6 +139,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--checkpoint-dir", default=str(Path.home() / ".cache" / "facekit" / "train_diat"))
     p.add_argument("--out", default=str(WEIGHTS))
     p.add_argument("--eval-every", type=int, default=40, help="validation scores every this many GAN steps")
+    p.add_argument("--val", type=int, default=16, help="validation identities of the periodic scores")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--job", nargs=2, metavar=("VARIANT", "TASK"), help=argparse.SUPPRESS)
     return p.parse_args()
@@ -208,16 +209,19 @@ def run_job(args: argparse.Namespace, variant: str, task: str) -> None:
     data, faces = load_data(args, ck)
     shared = shared_stages(args, ck, faces, {})  # read back from their checkpoints
     cfg = config(args, variant)
-    val = M.synth_test_data(task, 16, size=args.size, seed=args.seed, split="val")  # periodic scores: validation
+    val = M.synth_test_data(task, args.val, size=args.size, seed=args.seed, split="val")  # periodic scores
     t0 = time.perf_counter()
     T, _, rec = M.train_task(data[task], cfg, steps=args.gan_steps, d_steps=args.d_steps,
                              autoencoder=shared.get("autoencoder"), face_net=shared["face_net"],
                              denoiser=shared["f"] if cfg.gamma_smooth > 0 else None, seed=args.seed, device=device(),
-                             checkpoint_dir=job, eval_fn=M.progress_eval(val, n=16), eval_every=args.eval_every,
+                             checkpoint_dir=job, eval_fn=M.progress_eval(val, n=args.val), eval_every=args.eval_every,
                              progress=False)
     T, shared["face_net"] = T.cpu(), shared["face_net"].cpu()
+    last = rec.pop("last_network", None)  # select_val: the last step's network, scored beside the selected one
     result: Dict[str, Any] = {"T": T.state_dict(), "T_config": dict(T.config), "record": rec, "steps": args.gan_steps,
                               "wall_s": round(time.perf_counter() - t0, 1)}
+    if last is not None:
+        result["T_last"] = last.cpu().state_dict()
     if variant == "DIAT-A" and M.TASKS[task].local:
         t1 = time.perf_counter()
         E, h = M.train_local_enhancer(data[task], T, shared["face_net"], steps=args.local_enhance_steps,
@@ -289,11 +293,16 @@ def main() -> int:
     # 6. networks, scores on test identities, files
     shipped: Dict[str, torch.nn.Module] = {"diat_enhance_global": shared["E_global"]}
     records: Dict[str, Any] = {}
+    last_nets: Dict[str, torch.nn.Module] = {}
     for v, t in jobs:
         res = torch.load(jobs_dir / f"{v}_{t}" / "final.pt", weights_only=True)
         T = TransformNet(**res["T_config"])
         T.load_state_dict(res["T"])
         shipped[VARIANT_NAMES[v].format(t=t)] = T.eval()
+        if "T_last" in res:  # not shipped: scored to show what selecting on validation buys
+            T_last = TransformNet(**res["T_config"])
+            T_last.load_state_dict(res["T_last"])
+            last_nets[f"{v}_{t}"] = T_last.eval()
         if "E" in res:
             E = M.LocalEnhancer(**res["E_config"])
             E.load_state_dict(res["E"])
@@ -302,6 +311,8 @@ def main() -> int:
                                "enhance_s": res.get("enhance_s"),
                                "d_real_last50": round(float(torch.tensor(res["record"]["history"]["d_real"][-50:]).mean()), 3),
                                "d_fake_last50": round(float(torch.tensor(res["record"]["history"]["d_fake"][-50:]).mean()), 3)}
+        if "selected_step" in res["record"]:
+            records[f"{v}_{t}"]["selected_step"] = res["record"]["selected_step"]
 
     def score(nets: Dict[str, torch.nn.Module]) -> Dict[str, Any]:
         results: Dict[str, Any] = {}
@@ -313,6 +324,8 @@ def main() -> int:
             res = {"copy": M.score_task(test.sources, test),
                    "DIAT-A0": M.score_task(ed(nets[f"diat_a_{t}"]), test),
                    "DIAT-A": M.score_task(ed(nets[f"diat_a_{t}"], enh), test)}
+            if f"DIAT-A_{t}" in last_nets:  # the last step's DIAT-A, not shipped (the shipped one: select_val)
+                res["DIAT-A (last step)"] = M.score_task(ed(last_nets[f"DIAT-A_{t}"], enh), test)
             if t in vtasks:
                 res["DIAT1"] = M.score_task(ed(nets[f"diat1_{t}"]), test)
                 res["DIAT2"] = M.score_task(ed(nets[f"diat2_{t}"]), test)

@@ -152,13 +152,15 @@ def test_batch_sampler_keeps_paired_sets_aligned():
 
 
 def test_full_recipe_trains_resumes_exactly_and_keeps_the_outside(tiny_local, tmp_path):
-    cfg = M.ladder_config(list(M.LADDER)[-1], batch_size=2)  # residual, resize-conv, SN, DiffAugment, EMA, bf16
+    cfg = M.ladder_config(list(M.LADDER)[-1], batch_size=2)  # residual, ..., EMA, bf16, local D, select on val
+    assert cfg.select_on_val and cfg.d_crop and cfg.ema > 0
+    val = M.synth_test_data("mouth_open", 2, size=32, split="val")
 
     def run(steps, ck):
         torch.manual_seed(0)
         T, D = tiny_T(arch=cfg.arch, output=cfg.output), tiny_D(spectral_norm=True)
         return M.train_transform(tiny_local, cfg, steps=steps, T=T, D=D, checkpoint_dir=ck, checkpoint_every=2,
-                                 device="cpu", progress=False)
+                                 device="cpu", progress=False, eval_fn=M.progress_eval(val, n=2), eval_every=1)
 
     T_full, D_full, h_full = run(4, tmp_path / "a")
     run(2, tmp_path / "b")
@@ -167,6 +169,12 @@ def test_full_recipe_trains_resumes_exactly_and_keeps_the_outside(tiny_local, tm
                     list(T_res.state_dict().values()) + list(D_res.state_dict().values())):
         assert torch.equal(a, b)
     assert h_full.terms["gan"] == h_res.terms["gan"]
+    assert h_full.evals == h_res.evals and any(e["selected"] for e in h_full.evals)
+    for a, b in zip(h_full.last_network.state_dict().values(), h_res.last_network.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="eval_fn"):  # selection without validation scores
+        M.train_transform(tiny_local, cfg, steps=1, T=tiny_T(arch=cfg.arch, output=cfg.output),
+                          D=tiny_D(spectral_norm=True), progress=False)
     test = M.synth_test_data("mouth_open", 2, size=32, split="val")
     y = M.edit(test.sources, T_full, "mouth_open", masks=test.masks)
     assert torch.equal(y * (1 - test.masks), test.sources * (1 - test.masks))  # nothing outside the mask moved
@@ -187,6 +195,39 @@ def test_ema_is_what_training_returns():
     for k, p0 in T0.state_dict().items():
         torch.testing.assert_close(out.state_dict()[k], 0.5 * p0 + 0.5 * T.state_dict()[k])
     assert out is not T
+
+
+def test_select_on_val_keeps_the_network_of_the_best_ranked_evaluation():
+    data = M.synth_task_data("male_to_female", n_inputs=4, n_guided=4, size=32)
+    cfg = M.DIATConfig.variant("DIAT1", output="residual", ema=0.5, batch_size=2, lr=1e-2, select_on_val=True)
+    # made-up validation scores by step: step 2 meets the targets with the smallest L1 and must be kept
+    table = {1: (0.9, 1.0, 0.05), 2: (0.85, 0.95, 0.03), 3: (1.0, 0.5, 0.01), 4: (0.8, 1.0, 0.04)}
+    snapshots = {}
+
+    def eval_fn(trainer):
+        snapshots[trainer.step] = copy.deepcopy(trainer.modules["T_ema"].state_dict())
+        s, i, l1 = table[trainer.step]
+        return {"attribute_success": s, "identity_kept": i, "l1_inside_mask": l1}
+
+    torch.manual_seed(0)
+    out, _, h = M.train_transform(data, cfg, steps=4, T=tiny_T(output="residual"), D=tiny_D(), progress=False,
+                                  eval_fn=eval_fn, eval_every=1)
+    assert [e["selected"] for e in h.evals] == [1.0, 1.0, 0.0, 0.0]
+    for k, v in out.state_dict().items():
+        assert torch.equal(v, snapshots[2][k])
+    for k, v in h.last_network.state_dict().items():
+        assert torch.equal(v, snapshots[4][k])
+    assert any(not torch.equal(snapshots[2][k], snapshots[4][k]) for k in snapshots[2])  # training moved T
+    # the ranking: targets met beat targets missed; then the smaller L1 (met) or the larger success (missed)
+    r = M.val_rank
+    assert r({"attribute_success": 0.8, "identity_kept": 0.9, "l1_inside_mask": 0.5}) > \
+        r({"attribute_success": 1.0, "identity_kept": 0.89, "l1_inside_mask": 0.0})
+    assert r({"attribute_success": 0.5, "identity_kept": 1, "l1_inside_mask": 0.5}) > \
+        r({"attribute_success": 0.4, "identity_kept": 1, "l1_inside_mask": 0.0})
+    assert r({"attribute_success": float("nan"), "identity_kept": 1, "l1_inside_mask": 0}) < \
+        r({"attribute_success": 0.0, "identity_kept": 0, "l1_inside_mask": 1})
+    with pytest.raises(KeyError, match="l1_inside_mask"):
+        r({"attribute_success": 1.0, "identity_kept": 1.0})
 
 
 def test_edit_refuses_a_network_of_another_task():

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
@@ -102,6 +103,7 @@ __all__ = [
     "edit",
     "score_task",
     "progress_eval",
+    "val_rank",
     "save_network",
     "load_pretrained",
     "SHIPPED",
@@ -146,6 +148,9 @@ class DIATConfig:
             only the attribute's region: the square around the union of the input set's masks
             (:func:`attribute_box`), resized to :math:`D`'s input size (:func:`crop_box`). No effect on a global
             task.
+        select_on_val: keep the network of the periodic evaluation on *validation* identities that ranks best
+            (:func:`val_rank`) instead of the last step's: the GAN's attribute success oscillates from one
+            evaluation to the next (needs ``eval_fn`` in :func:`train_transform`; early stopping, not the paper's).
     """
 
     name: str = "DIAT-A"
@@ -167,6 +172,7 @@ class DIATConfig:
     precision: str = "fp32"
     change_l1: float = 0.0
     d_crop: bool = False
+    select_on_val: bool = False
 
     def __post_init__(self) -> None:
         if self.identity not in ("discriminator", "face", "none"):
@@ -249,6 +255,9 @@ LADDER: Dict[str, Dict[str, Any]] = {
     # a local task's D sees only the attribute's region (the square around the input set's masks, resized to D's
     # input): the mouth is 12 x 8 px of a 64 px face, too little of what a whole-face D looks at (global: no change)
     "local_d": {"d_crop": True},
+    # keep the network of the best validation evaluation (val_rank), not the last step's: the attribute success of
+    # the GAN oscillates between evaluations (early stopping on validation identities; test identities unseen)
+    "select_val": {"select_on_val": True},
 }
 """The CPU recipe as a ladder: each rung adds its changes to every rung above it (:func:`ladder_config`).
 ``bench/diat_ladder.py`` (``bench/diat.py --ladder``) trains every rung with the same data, seed and steps and
@@ -360,6 +369,30 @@ def d_box(data: TaskData, config: "DIATConfig") -> Optional[Tuple[int, int, int]
     return attribute_box(_train_masks(data, int(data.inputs.shape[-1])))
 
 
+def val_rank(scores: Mapping[str, float], *, success: float = 0.8, identity: float = 0.9) -> Tuple[float, ...]:
+    """How :attr:`DIATConfig.select_on_val` ranks one validation evaluation (larger is better).
+
+    An evaluation that meets the attribute-success and identity targets (issue 23's local targets, ``success`` and
+    ``identity``) ranks above every one that does not; among those that meet them the smaller L1 distance to the
+    counterfactuals inside the mask ranks higher, among the others the larger attribute success (then the smaller
+    L1). ``scores`` holds ``attribute_success``, ``identity_kept`` and ``l1_inside_mask`` (:func:`progress_eval`).
+
+    Example:
+        >>> val_rank({"attribute_success": 0.9, "identity_kept": 1.0, "l1_inside_mask": 0.03}) > \\
+        ...     val_rank({"attribute_success": 1.0, "identity_kept": 0.5, "l1_inside_mask": 0.01})
+        True
+    """
+    for k in ("attribute_success", "identity_kept", "l1_inside_mask"):
+        if k not in scores:
+            raise KeyError(f"val_rank needs {k!r} in the scores (facekit.methods.diat.progress_eval); got "
+                           f"{sorted(scores)}")
+    s, i, l1 = (float(scores[k]) for k in ("attribute_success", "identity_kept", "l1_inside_mask"))
+    if not all(math.isfinite(v) for v in (s, i, l1)):
+        return (-math.inf,)
+    meets = s >= success and i >= identity
+    return (1.0, -l1) if meets else (0.0, s, -l1)
+
+
 def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: TransformNet, D: AttributeDiscriminator,
                     face_net: Optional[FeatureNet] = None, denoiser: Optional[nn.Module] = None, seed: int = 0,
                     device: Any = None, checkpoint_dir: Any = None, checkpoint_every: int = 50,
@@ -403,6 +436,21 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
     models: Dict[str, nn.Module] = {"T": T, "D": D}
     if config.ema > 0:
         models["T_ema"] = copy.deepcopy(T).requires_grad_(False)
+    if config.select_on_val:  # the best-ranked evaluation's network: a model of the trainer, so it is checkpointed
+        if eval_fn is None:
+            raise ValueError(f"config {config.name} has select_on_val=True: pass eval_fn= (progress_eval on "
+                             "validation identities) and eval_every=")
+        models["T_best"] = copy.deepcopy(T).requires_grad_(False)
+        scored = eval_fn
+
+        def eval_fn(trainer: Any) -> Dict[str, float]:  # noqa: F811  (scores, then keeps the best network)
+            row = dict(scored(trainer))
+            best = max((val_rank(e) for e in trainer.history.evals), default=None)  # restored on resume
+            row["selected"] = float(best is None or val_rank(row) > best)
+            if row["selected"]:
+                src = trainer.modules.get("T_ema", trainer.modules["T"])
+                trainer.modules["T_best"].load_state_dict(src.state_dict())
+            return row
     if id_loss is not None:
         id_loss = id_loss.to(device or "cpu")
     bf16 = config.precision == "bf16"
@@ -487,9 +535,11 @@ def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: Transf
                   checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, eval_fn=eval_fn,
                   eval_every=eval_every, progress=progress, desc=f"{config.name} {data.task.name}")
     history = tr.fit(steps)
-    out_t = tr.models.get("T_ema", tr.models["T"])
+    out_t = tr.models.get("T_best", tr.models.get("T_ema", tr.models["T"]))
     for m in tr.models.values():
         m.to(memory_format=torch.contiguous_format)
+    if "T_best" in tr.models:  # the last step's network too (history.last_network), so the selection can be scored
+        history.last_network = copy.deepcopy(tr.models.get("T_ema", tr.models["T"])).eval()
     return out_t.eval(), tr.models["D"].eval(), history
 
 
@@ -509,7 +559,9 @@ def train_task(data: TaskData, config: DIATConfig, *, steps: int, d_steps: int =
 
     Returns:
         ``(T, D, record)``: ``record`` holds ``train_s`` (seconds of the transform training in this call),
-        ``history`` (the logged terms) and ``evals`` (``eval_fn``'s scores by step).
+        ``history`` (the logged terms) and ``evals`` (``eval_fn``'s scores by step); with
+        :attr:`DIATConfig.select_on_val` also ``selected_step`` (the evaluation whose network ``T`` is) and
+        ``last_network`` (the last step's network).
     """
     import copy
     import time
@@ -538,6 +590,9 @@ def train_task(data: TaskData, config: DIATConfig, *, steps: int, d_steps: int =
                                     progress=progress)
     record = {"train_s": round(time.perf_counter() - t0, 1), "history": dict(history.terms),
               "evals": list(history.evals)}
+    if config.select_on_val:  # the step that was kept, and the last step's network (to score the selection)
+        record["selected_step"] = max((e for e in history.evals if e.get("selected")), key=lambda e: e["step"])["step"]
+        record["last_network"] = history.last_network
     return T, D, record
 
 
