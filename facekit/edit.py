@@ -47,8 +47,8 @@ dlib's own network). Eye-to-face: the astronaut's face box is replaced by a pale
 (dark brows, red lips); dlib 0.66, another person; on Grace Hopper (glasses) the Haar pipeline finds no two eyes
 in the aligned face and the command refuses with that reason. see-another-you (32 px grey, luma only): the
 eye band becomes a blur in both edits (glasses and eyes alike); dlib 0.52 (Grace Hopper, remove_glasses), no face
-found in the astronaut's result crop, 0.50 / 0.36 for complete_eyes. Attribute success prints as "not judged"
-(no real-photo attribute judge ships yet). The shipped networks were trained on SynthFaces renders at 32-128 px:
+found in the astronaut's result crop, 0.50 / 0.36 for complete_eyes. (Measured before the real-photo attribute
+judges shipped; chapter 07 now prints their readings of these edits, before and after.) The shipped networks were trained on SynthFaces renders at 32-128 px:
 these are honest failures on real photos, not tuned results.
 """
 

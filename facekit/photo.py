@@ -28,8 +28,9 @@ The one place facekit edits a user's own photo (chapter 07; the command is ``pyt
    inverse transform onto the full-resolution original; outside the mask the photo is untouched, bit for bit.
 6. **score** (:func:`score_photo_edit`): :func:`facekit.eval.judges_for` for real photos and
    :func:`facekit.eval.score_edits` on the original and the result, both re-aligned by the same transform at
-   :data:`SCORE_SIZE` px. Attribute success prints as "not judged" while no real-photo attribute judge ships;
-   identity by dlib (flagged where the method optimised through DlibFaceNet).
+   :data:`SCORE_SIZE` px: attribute success by the real-photo judges (:mod:`facekit.eval.real_judges`; "not
+   judged" for an attribute none of them covers), identity by dlib (flagged where the method optimised through
+   DlibFaceNet).
 7. **save** (:func:`facekit.edit.save_photo`, with the command): atomically, never over the input, labelled as
    edited, the original beside the result on request.
 
