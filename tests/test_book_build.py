@@ -59,7 +59,7 @@ def test_smoke_config_changes_only_the_cell_timeout(tmp_path: Path) -> None:
     assert smoke == original
 
 
-def test_whole_book_builds_in_the_smoke_profile(tmp_path: Path) -> None:
+def test_whole_book_builds_in_the_smoke_profile(tmp_path: Path, judge_files: None) -> None:  # ch. 07 judges photos
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
         pytest.skip("jupyter-book is not installed (pip install 'facekit[book]'); make test installs it")

@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
@@ -73,6 +72,7 @@ from facekit.methods.diat_data import (  # section 5.1: settings, tasks, data (r
     synth_test_data,
 )
 from facekit.methods.diat_data import SHIPPED, load_pretrained, save_network  # the shipped networks' files
+from facekit.methods.diat_data import val_rank  # select_on_val's ranking of a validation evaluation
 from facekit.masks import attribute_box, crop_box
 from facekit.nn.diat import AttributeDiscriminator, Denoiser, LocalEnhancer, TransformNet, transform_images
 from facekit.nn.features import FeatureExtractor, FeatureNet
@@ -367,30 +367,6 @@ def d_box(data: TaskData, config: "DIATConfig") -> Optional[Tuple[int, int, int]
     if not (config.d_crop and data.task.local):
         return None
     return attribute_box(_train_masks(data, int(data.inputs.shape[-1])))
-
-
-def val_rank(scores: Mapping[str, float], *, success: float = 0.8, identity: float = 0.9) -> Tuple[float, ...]:
-    """How :attr:`DIATConfig.select_on_val` ranks one validation evaluation (larger is better).
-
-    An evaluation that meets the attribute-success and identity targets (issue 23's local targets, ``success`` and
-    ``identity``) ranks above every one that does not; among those that meet them the smaller L1 distance to the
-    counterfactuals inside the mask ranks higher, among the others the larger attribute success (then the smaller
-    L1). ``scores`` holds ``attribute_success``, ``identity_kept`` and ``l1_inside_mask`` (:func:`progress_eval`).
-
-    Example:
-        >>> val_rank({"attribute_success": 0.9, "identity_kept": 1.0, "l1_inside_mask": 0.03}) > \\
-        ...     val_rank({"attribute_success": 1.0, "identity_kept": 0.5, "l1_inside_mask": 0.01})
-        True
-    """
-    for k in ("attribute_success", "identity_kept", "l1_inside_mask"):
-        if k not in scores:
-            raise KeyError(f"val_rank needs {k!r} in the scores (facekit.methods.diat.progress_eval); got "
-                           f"{sorted(scores)}")
-    s, i, l1 = (float(scores[k]) for k in ("attribute_success", "identity_kept", "l1_inside_mask"))
-    if not all(math.isfinite(v) for v in (s, i, l1)):
-        return (-math.inf,)
-    meets = s >= success and i >= identity
-    return (1.0, -l1) if meets else (0.0, s, -l1)
 
 
 def train_transform(data: TaskData, config: DIATConfig, *, steps: int, T: TransformNet, D: AttributeDiscriminator,

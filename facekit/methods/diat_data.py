@@ -11,6 +11,7 @@ pure function of ``(seed, step)`` (:func:`batch_sampler`); the shipped networks'
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PAPER", "Task", "TASKS", "TaskData", "TestData", "synth_task_data", "synth_pretrain_images",
+__all__ = ["val_rank", "PAPER", "Task", "TASKS", "TaskData", "TestData", "synth_task_data", "synth_pretrain_images",
            "synth_test_data", "celeba_task_data", "batch_sampler", "SHIPPED", "save_network", "load_pretrained"]
 
 PAPER: Dict[str, Any] = {
@@ -291,3 +292,27 @@ def load_pretrained(name: str, *, device: Any = None) -> nn.Module:
     meta = Path(hub.find(name)).with_suffix(".json")
     net.meta = json.loads(meta.read_text()) if meta.is_file() else {}  # type: ignore[assignment]
     return net
+
+
+def val_rank(scores: Mapping[str, float], *, success: float = 0.8, identity: float = 0.9) -> Tuple[float, ...]:
+    """How :attr:`DIATConfig.select_on_val` ranks one validation evaluation (larger is better).
+
+    An evaluation that meets the attribute-success and identity targets (issue 23's local targets, ``success`` and
+    ``identity``) ranks above every one that does not; among those that meet them the smaller L1 distance to the
+    counterfactuals inside the mask ranks higher, among the others the larger attribute success (then the smaller
+    L1). ``scores`` holds ``attribute_success``, ``identity_kept`` and ``l1_inside_mask`` (:func:`progress_eval`).
+
+    Example:
+        >>> val_rank({"attribute_success": 0.9, "identity_kept": 1.0, "l1_inside_mask": 0.03}) > \\
+        ...     val_rank({"attribute_success": 1.0, "identity_kept": 0.5, "l1_inside_mask": 0.01})
+        True
+    """
+    for k in ("attribute_success", "identity_kept", "l1_inside_mask"):
+        if k not in scores:
+            raise KeyError(f"val_rank needs {k!r} in the scores (facekit.methods.diat.progress_eval); got "
+                           f"{sorted(scores)}")
+    s, i, l1 = (float(scores[k]) for k in ("attribute_success", "identity_kept", "l1_inside_mask"))
+    if not all(math.isfinite(v) for v in (s, i, l1)):
+        return (-math.inf,)
+    meets = s >= success and i >= identity
+    return (1.0, -l1) if meets else (0.0, s, -l1)
